@@ -1,0 +1,3 @@
+from schema_tool.cli import main
+
+raise SystemExit(main())

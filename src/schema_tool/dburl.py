@@ -1,0 +1,91 @@
+"""Database URLs: libpq URLs in, psycopg connections and yoyo URIs out."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from yoyo.connections import DatabaseURI
+
+from schema_tool.errors import ToolError, UsageError
+
+YOYO_SCHEME = "postgresql+psycopg"
+
+
+def resolve(url: str | None, *, required: bool = True) -> str | None:
+    """The URL given on the command line, else DATABASE_URL; validated."""
+    url = url or os.environ.get("DATABASE_URL") or None
+    if url is None:
+        if required:
+            raise UsageError("no database given: pass --database-url or set DATABASE_URL")
+        return None
+    parse(url)
+    return url
+
+
+def parse(url: str) -> dict[str, str]:
+    """libpq's own reading of a URL or key=value string; bad input is a usage error."""
+    if url.startswith(("postgresql+", "postgres+")):
+        scheme = url.split("://", 1)[0]
+        raise UsageError(f"bad database URL: use a libpq URL (postgresql://...), not {scheme}://")
+    try:
+        return pg_conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"bad database URL: {_first_line(exc)}") from None
+
+
+def to_yoyo(url: str) -> DatabaseURI:
+    """The yoyo URI for a libpq URL: yoyo 9 reaches psycopg 3 only as postgresql+psycopg."""
+    params = parse(url)
+    port = params.pop("port", None)
+    return DatabaseURI(
+        scheme=YOYO_SCHEME,
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        hostname=params.pop("host", None),
+        port=int(port) if port and port.isdigit() else None,
+        database=params.pop("dbname", None),
+        args=params,
+    )
+
+
+def describe(url: str) -> str:
+    """host:port/dbname for messages, never the password."""
+    params = parse(url)
+    host = params.get("host") or params.get("hostaddr") or "local socket"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname') or params.get('user') or '?'}"
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server, another database."""
+    params = parse(url)
+    params["dbname"] = dbname
+    return pg_conninfo.make_conninfo(**params)
+
+
+def connect(url: str, *, app: str = "schema-tool", autocommit: bool = True, **settings: str) -> psycopg.Connection:
+    """Connect or fail with one line naming the server (never the password)."""
+    params = parse(url)
+    params.setdefault("connect_timeout", "10")
+    params["application_name"] = app
+    try:
+        conn = psycopg.connect(**params, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise ToolError(f"cannot connect to {describe(url)}: {_first_line(exc)}") from None
+    for name, value in settings.items():
+        conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, value))
+    return conn
+
+
+def end_with_client(conn: psycopg.Connection) -> None:
+    """Have the server end this session's query soon after the client dies (PostgreSQL 14+),
+    so a killed run's locks go with it instead of lasting until its statement ends."""
+    if conn.info.server_version >= 140000:
+        conn.execute("SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,33 @@
+"""Where the package's SQL lives: migrations/, templates/ and sql/ at the project root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Systems in dependency order: ops first, the others only depend on ops.
+SYSTEMS: tuple[str, ...] = ("ops", "replay", "recorder", "capture", "insights", "scrapifie")
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (SCHEMA_TOOL_HOME overrides)."""
+    env = os.environ.get("SCHEMA_TOOL_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "migrations").is_dir() and (parent / "templates").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def migrations_dir() -> Path:
+    return project_root() / "migrations"
+
+
+def templates_dir() -> Path:
+    return project_root() / "templates"
+
+
+def snapshots_dir() -> Path:
+    return project_root() / "sql"

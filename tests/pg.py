@@ -1,0 +1,133 @@
+"""Helpers for tests: a test database handle, role switching, concurrent connections."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = Path(sys.executable).parent / "schema-tool"
+
+
+@dataclass
+class TestDB:
+    """One test's own database (a clone of the migrated template)."""
+
+    __test__ = False  # not a test class
+
+    url: str
+    _open: list[psycopg.Connection] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return conninfo.conninfo_to_dict(self.url)["dbname"]
+
+    def url_for(self, dbname: str) -> str:
+        params = conninfo.conninfo_to_dict(self.url)
+        params["dbname"] = dbname
+        return conninfo.make_conninfo(**params)
+
+    def connect(self, *, autocommit: bool = True, role: str | None = None,
+                settings: dict[str, str] | None = None) -> psycopg.Connection:
+        """A new connection; with `role`, SET ROLE for the whole session."""
+        conn = psycopg.connect(self.url, autocommit=autocommit)
+        self._open.append(conn)
+        if role:
+            conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+            if not autocommit:
+                conn.commit()
+        for name, value in (settings or {}).items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        return conn
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql, params)
+
+    @contextlib.contextmanager
+    def as_role(self, role: str, settings: dict[str, str] | None = None) -> Iterator[psycopg.Connection]:
+        """A transaction run as `role` with SET LOCAL settings (e.g. app.user_id); rolled back."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute(psycopg.sql.SQL("SET LOCAL ROLE {}").format(psycopg.sql.Identifier(role)))
+            for name, value in (settings or {}).items():
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def cli(self, *args: str, timeout: float = 120, url: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real console script against this database."""
+        return run_cli(*args, url=url or self.url, timeout=timeout, env=env)
+
+    def close(self) -> None:
+        for conn in self._open:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._open.clear()
+
+
+def run_cli(*args: str, url: str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("DATABASE_URL", None)
+    if url is not None:
+        full_env["DATABASE_URL"] = url
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=str(ROOT))
+
+
+def concurrently(n: int, url: str, work: Callable[[psycopg.Connection, int], Any],
+                 *, autocommit: bool = True, timeout: float = 60) -> list[Any]:
+    """Run work(conn, i) on n real connections released together by a barrier.
+
+    Returns each worker's result, or the exception it raised, in worker order."""
+    conns = [psycopg.connect(url, autocommit=autocommit) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout)
+            results[i] = work(conns[i], i)
+        except BaseException as exc:  # reported to the caller, not swallowed
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout)
+        alive = [t for t in threads if t.is_alive()]
+        if alive:
+            raise TimeoutError(f"{len(alive)} of {n} workers still running after {timeout}s")
+    finally:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+    return results
+
+
+def errors(results: list[Any]) -> list[BaseException]:
+    return [r for r in results if isinstance(r, BaseException)]
