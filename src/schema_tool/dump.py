@@ -92,7 +92,7 @@ def regenerate(url: str, root: Path, systems: list[str] | None, output_dir: Path
         admin.execute(f'CREATE DATABASE "{scratch}"')
         scratch_url = dburl.with_dbname(url, scratch)
         with open(os.devnull, "w") as quiet:
-            Runner(scratch_url, root, out=quiet).migrate()
+            Runner(scratch_url, root, out=quiet).migrate(chosen)
         output_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for system in chosen:

@@ -1,0 +1,99 @@
+"""Benchmark harness: a throwaway local cluster, fresh databases, and a markdown table of
+side-by-side measurements (ours vs a baseline, measured in the same run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import conninfo
+
+from schema_tool import embedded, paths
+from schema_tool.migrate import Runner
+
+
+@dataclass
+class Result:
+    benchmark: str
+    ours: float
+    baseline: float
+    baseline_name: str
+    unit: str = "s"  # "s": lower is better; anything ending in "/s": higher is better
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.unit.endswith("/s")
+
+    @property
+    def ratio(self) -> float:
+        """How many times better ours is (> 1: ours wins)."""
+        if self.higher_is_better:
+            return self.ours / self.baseline if self.baseline else float("inf")
+        return self.baseline / self.ours if self.ours else float("inf")
+
+
+class Bench:
+    """A local server for one benchmark run (SCHEMA_TOOL_BENCH_URL: use an existing one)."""
+
+    def __init__(self) -> None:
+        self._base: str | None = None
+        self._cluster: embedded.Cluster | None = None
+        external = os.environ.get("SCHEMA_TOOL_BENCH_URL")
+        if external:
+            self.server_url = external
+            return
+        self._base = tempfile.mkdtemp(prefix="schema-tool-bench-", dir="/tmp")
+        os.chmod(self._base, 0o755)
+        self._cluster = embedded.Cluster(Path(self._base) / "pg", embedded.free_port(), embedded.server_os_user())
+        self._cluster.init({"shared_buffers": "'512MB'", "max_wal_size": "'4GB'", "synchronous_commit": "off",
+                            "max_connections": "120", "max_locks_per_transaction": "512"})
+        self._cluster.start()
+        self.server_url = self._cluster.url("postgres")
+
+    def fresh_db(self, name: str, *, migrate: bool = True, systems: list[str] | None = None) -> str:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = conninfo.make_conninfo(self.server_url, dbname=name)
+        if migrate:
+            with open(os.devnull, "w") as quiet:
+                Runner(url, paths.migrations_dir(), out=quiet).migrate(systems)
+        return url
+
+    def close(self) -> None:
+        if self._cluster:
+            self._cluster.stop()
+        if self._base:
+            shutil.rmtree(self._base, ignore_errors=True)
+
+
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Median wall-clock seconds of fn over `repeat` runs."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def markdown(results: list[Result]) -> str:
+    lines = ["| benchmark | ours | baseline | baseline is | ours is |", "|---|---|---|---|---|"]
+    for r in results:
+        verdict = f"{r.ratio:.2f}x {'better' if r.ratio >= 1 else 'worse'}"
+        lines.append(f"| {r.benchmark} | {_fmt(r.ours, r.unit)} | {_fmt(r.baseline, r.unit)} | "
+                     f"{r.baseline_name} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value:,.0f} {unit}"
