@@ -297,6 +297,37 @@ CREATE FUNCTION ops.default_partition_name(p_parent_table name) RETURNS name
 COMMENT ON FUNCTION ops.default_partition_name(p_parent_table name) IS 'Name of the DEFAULT partition of a parent: <parent>_default, hashed to fit 63 bytes.';
 
 --
+-- Name: drain_default(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.drain_default(p_parent regclass DEFAULT NULL::regclass) RETURNS TABLE(parent regclass, partition_name name, rows_moved bigint)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_run uuid := gen_random_uuid();
+    v_month date;
+    v_made record;
+BEGIN
+    FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
+        FOR v_month IN SELECT d.month FROM ops.default_months(parent) AS d LOOP
+            SELECT * INTO v_made FROM ops.create_partition(parent, v_month, v_run);
+            IF v_made.created THEN
+                partition_name := v_made.partition_name;
+                rows_moved := v_made.rows_moved;
+                RETURN NEXT;
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+--
+-- Name: FUNCTION drain_default(p_parent regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.drain_default(p_parent regclass) IS 'Moves every row waiting in the DEFAULT partition of one registered parent (or all) into its month''s partition, creating it; in the caller''s transaction. Returns what it created.';
+
+--
 -- Name: drop_app_role(name); Type: FUNCTION; Schema: ops
 --
 
@@ -438,7 +469,7 @@ BEGIN
     FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
         PERFORM ops.ensure_default_partition(parent);
         FOR v_month IN
-            SELECT pl.month FROM ops.partition_plan(parent, p_reference, p_premake, p_months_back) AS pl
+            SELECT pl.month FROM ops.partition_plan(parent, p_reference, p_premake, p_months_back, FALSE) AS pl
         LOOP
             SELECT * INTO v_made FROM ops.create_partition(parent, v_month, v_run);
             IF v_made.created THEN
@@ -455,7 +486,7 @@ $$;
 -- Name: FUNCTION ensure_partitions(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.ensure_partitions(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) IS 'Creates what ops.partition_plan() lists for one registered parent or all of them, in the caller''s transaction (use CALL ops.run_maintenance() for one transaction per partition). Returns the partitions it created.';
+COMMENT ON FUNCTION ops.ensure_partitions(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) IS 'Creates the DEFAULT partition and the months from p_months_back back to premake ahead that are missing, for one registered parent or all, in the caller''s transaction (rows of those months waiting in DEFAULT move in). CALL ops.run_maintenance() does one transaction per partition. Returns the partitions it created.';
 
 --
 -- Name: grant_read_only(name, text[]); Type: FUNCTION; Schema: ops
@@ -681,10 +712,10 @@ CREATE FUNCTION ops.partition_name(p_parent_table name, p_month date) RETURNS na
 COMMENT ON FUNCTION ops.partition_name(p_parent_table name, p_month date) IS 'Name of the monthly child of a parent: <parent>_YYYY_MM, hashed to fit 63 bytes.';
 
 --
--- Name: partition_plan(regclass, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: ops
+-- Name: partition_plan(regclass, timestamp with time zone, integer, integer, boolean); Type: FUNCTION; Schema: ops
 --
 
-CREATE FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone DEFAULT now(), p_premake integer DEFAULT NULL::integer, p_months_back integer DEFAULT 0) RETURNS TABLE(month date, partition_schema name, partition_name name, lower_literal text, upper_literal text, default_rows bigint, reason text)
+CREATE FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone DEFAULT now(), p_premake integer DEFAULT NULL::integer, p_months_back integer DEFAULT 0, p_default_rows boolean DEFAULT true) RETURNS TABLE(month date, partition_schema name, partition_name name, lower_literal text, upper_literal text, default_rows bigint, reason text)
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
@@ -728,16 +759,16 @@ BEGIN
         FROM wanted AS w
         FULL JOIN waiting AS d ON w.month = d.month
     ) AS c
-    WHERE ops.month_is_free(p_parent, c.month)
+    WHERE ops.month_is_free(p_parent, c.month) AND (p_default_rows OR c.reason <> 'default rows')
     ORDER BY c.month;
 END
 $$;
 
 --
--- Name: FUNCTION partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer); Type: COMMENT; Schema: ops
+-- Name: FUNCTION partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) IS 'Months a parent still needs, each with its child name and bound literals: the reference month and premake months ahead, p_months_back months back, and every month with rows waiting in the DEFAULT partition (default_rows > 0: created by moving those rows).';
+COMMENT ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean) IS 'Months a parent still needs, each with its child name and bound literals: the reference month and premake months ahead, p_months_back months back, and (unless p_default_rows is false) every other month with rows waiting in the DEFAULT partition. default_rows > 0: created by moving them.';
 
 --
 -- Name: register_partitioned_table(regclass, name, integer, integer, interval, text, name, boolean); Type: FUNCTION; Schema: ops
@@ -1260,6 +1291,12 @@ REVOKE ALL ON FUNCTION ops.fit_name(p_base text, p_suffix text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.default_partition_name(p_parent_table name) FROM PUBLIC;
 
 --
+-- Name: FUNCTION drain_default(p_parent regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.drain_default(p_parent regclass) FROM PUBLIC;
+
+--
 -- Name: FUNCTION drop_app_role(p_schema name); Type: ACL; Schema: ops
 --
 
@@ -1338,10 +1375,10 @@ REVOKE ALL ON FUNCTION ops.month_is_free(p_parent regclass, p_month date) FROM P
 REVOKE ALL ON FUNCTION ops.partition_name(p_parent_table name, p_month date) FROM PUBLIC;
 
 --
--- Name: FUNCTION partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer); Type: ACL; Schema: ops
+-- Name: FUNCTION partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean); Type: ACL; Schema: ops
 --
 
-REVOKE ALL ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean); Type: ACL; Schema: ops

@@ -321,7 +321,8 @@ CREATE FUNCTION ops.partition_plan(
     p_parent regclass,
     p_reference timestamptz DEFAULT pg_catalog.now(),
     p_premake integer DEFAULT NULL,
-    p_months_back integer DEFAULT 0
+    p_months_back integer DEFAULT 0,
+    p_default_rows boolean DEFAULT TRUE
 )
 RETURNS TABLE (
     month date,
@@ -376,14 +377,14 @@ BEGIN
         FROM wanted AS w
         FULL JOIN waiting AS d ON w.month = d.month
     ) AS c
-    WHERE ops.month_is_free(p_parent, c.month)
+    WHERE ops.month_is_free(p_parent, c.month) AND (p_default_rows OR c.reason <> 'default rows')
     ORDER BY c.month;
 END
 $fn$;
-COMMENT ON FUNCTION ops.partition_plan(regclass, timestamptz, integer, integer) IS
+COMMENT ON FUNCTION ops.partition_plan(regclass, timestamptz, integer, integer, boolean) IS
 'Months a parent still needs, each with its child name and bound literals: the reference month '
-'and premake months ahead, p_months_back months back, and every month with rows waiting in the '
-'DEFAULT partition (default_rows > 0: created by moving those rows).';
+'and premake months ahead, p_months_back months back, and (unless p_default_rows is false) every '
+'other month with rows waiting in the DEFAULT partition. default_rows > 0: created by moving them.';
 
 CREATE FUNCTION ops.retention_cutoff(
     p_parent regclass,
@@ -651,7 +652,7 @@ BEGIN
     FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
         PERFORM ops.ensure_default_partition(parent);
         FOR v_month IN
-            SELECT pl.month FROM ops.partition_plan(parent, p_reference, p_premake, p_months_back) AS pl
+            SELECT pl.month FROM ops.partition_plan(parent, p_reference, p_premake, p_months_back, FALSE) AS pl
         LOOP
             SELECT * INTO v_made FROM ops.create_partition(parent, v_month, v_run);
             IF v_made.created THEN
@@ -664,9 +665,35 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ops.ensure_partitions(regclass, timestamptz, integer, integer) IS
-'Creates what ops.partition_plan() lists for one registered parent or all of them, in the '
-'caller''s transaction (use CALL ops.run_maintenance() for one transaction per partition). '
+'Creates the DEFAULT partition and the months from p_months_back back to premake ahead that are '
+'missing, for one registered parent or all, in the caller''s transaction (rows of those months '
+'waiting in DEFAULT move in). CALL ops.run_maintenance() does one transaction per partition. '
 'Returns the partitions it created.';
+
+CREATE FUNCTION ops.drain_default(p_parent regclass DEFAULT NULL)
+RETURNS TABLE (parent regclass, partition_name name, rows_moved bigint)
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    v_run uuid := gen_random_uuid();
+    v_month date;
+    v_made record;
+BEGIN
+    FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
+        FOR v_month IN SELECT d.month FROM ops.default_months(parent) AS d LOOP
+            SELECT * INTO v_made FROM ops.create_partition(parent, v_month, v_run);
+            IF v_made.created THEN
+                partition_name := v_made.partition_name;
+                rows_moved := v_made.rows_moved;
+                RETURN NEXT;
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION ops.drain_default(regclass) IS
+'Moves every row waiting in the DEFAULT partition of one registered parent (or all) into its '
+'month''s partition, creating it; in the caller''s transaction. Returns what it created.';
 
 CREATE FUNCTION ops.drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamptz, p_run uuid)
 RETURNS text

@@ -30,9 +30,13 @@ def parse(url: str) -> dict[str, str]:
         scheme = url.split("://", 1)[0]
         raise UsageError(f"bad database URL: use a libpq URL (postgresql://...), not {scheme}://")
     try:
-        return pg_conninfo.conninfo_to_dict(url)
+        params = pg_conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"bad database URL: {_first_line(exc)}") from None
+    port = str(params.get("port", "5432"))
+    if not all(p.strip().isdigit() for p in port.split(",")):
+        raise UsageError(f"bad database URL: invalid port {port!r}")
+    return params
 
 
 def to_yoyo(url: str) -> DatabaseURI:
