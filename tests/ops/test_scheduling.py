@@ -1,0 +1,86 @@
+"""Maintenance from pg_cron, and on a standby."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from demo_tables import make_parent
+from pg import TestDB, run_cli
+from schema_tool import embedded
+
+
+def test_pg_cron_runs_maintenance(db: TestDB, server_url: str) -> None:
+    """The README's one-liner, run by a real pg_cron (1.4 runs jobs on the minute)."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        if not admin.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_cron'").fetchone()[0]:
+            pytest.skip("pg_cron is not installed (Debian: apt-get install postgresql-15-cron)")
+        preload = admin.execute("SHOW shared_preload_libraries").fetchone()[0]
+        if "pg_cron" not in preload:
+            pytest.skip("pg_cron is not in shared_preload_libraries of this server")
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        parent = make_parent(db, "demo", premake=0)
+        db.execute(f"INSERT INTO {parent} (created_at) VALUES ('1991-01-01'), ('2091-01-01')")
+        job = admin.execute("SELECT cron.schedule_in_database(%s, '* * * * *', 'CALL ops.run_maintenance()', %s)",
+                            (f"schema-tool maintain {db.name}", db.name)).fetchone()[0]
+        try:
+            deadline = time.monotonic() + 75
+            while time.monotonic() < deadline and db.scalar(f"SELECT count(*) FROM {parent}_default"):
+                time.sleep(1)
+            status = admin.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s"
+                                   " ORDER BY runid", (job,)).fetchall()
+        finally:
+            admin.execute("SELECT cron.unschedule(%s)", (job,))
+    assert db.scalar(f"SELECT count(*) FROM {parent}_default") == 0, status
+    assert db.scalar(f"SELECT count(*) FROM {parent}") == 2
+    assert status and status[0][0] == "succeeded", status
+
+
+@pytest.fixture
+def standby(server_url: str) -> str:
+    """A streaming standby of the session's server (pg_basebackup -R), started on its own port."""
+    params = psycopg.conninfo.conninfo_to_dict(server_url)
+    base = Path(tempfile.mkdtemp(prefix="schema-tool-standby-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    cluster = embedded.Cluster(base / "pg", embedded.free_port(), embedded.server_os_user())
+    cluster.pgdir.mkdir()
+    if cluster.os_user:
+        shutil.chown(cluster.pgdir, cluster.os_user, cluster.os_user)
+    cluster._run([str(embedded.find_bindir() / "pg_basebackup"), "-h", params["host"], "-p", str(params["port"]),
+                  "-U", params["user"], "-D", str(cluster.data), "-R", "-X", "stream", "-c", "fast"])
+    with open(cluster.data / "postgresql.conf", "a") as conf:
+        conf.write(f"\nunix_socket_directories = '{cluster.pgdir}'\nshared_preload_libraries = ''\n")
+    cluster.start()
+    try:
+        yield cluster.url("st_test")
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_maintenance_on_a_standby_is_a_no_op_that_says_so(db: TestDB, standby: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(standby, autocommit=True) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    result = run_cli("maintain", url=standby)
+    assert result.returncode == 0, result.stderr
+    assert "standby: maintenance is a no-op here" in result.stdout
+    with psycopg.connect(standby, autocommit=True) as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        conn.execute("CALL ops.run_maintenance()")
+    assert notices == ["this server is a standby: maintenance is a no-op here"]
