@@ -50,15 +50,7 @@ COMMENT ON FUNCTION ops.apply_retention(p_parent regclass, p_reference timestamp
 
 CREATE FUNCTION ops.bound_literal(p_type regtype, p_at timestamp with time zone) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
-    BEGIN ATOMIC
- SELECT
-         CASE p_type
-             WHEN 'timestamp with time zone'::regtype THEN (to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD HH24:MI:SS'::text) || '+00'::text)
-             WHEN 'timestamp without time zone'::regtype THEN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD HH24:MI:SS'::text)
-             WHEN 'date'::regtype THEN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD'::text)
-             ELSE NULL::text
-         END AS "case";
-END;
+    RETURN CASE p_type WHEN 'timestamp with time zone'::regtype THEN (to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD HH24:MI:SS'::text) || '+00'::text) WHEN 'timestamp without time zone'::regtype THEN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD HH24:MI:SS'::text) WHEN 'date'::regtype THEN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD'::text) ELSE NULL::text END;
 
 --
 -- Name: FUNCTION bound_literal(p_type regtype, p_at timestamp with time zone); Type: COMMENT; Schema: ops
@@ -71,22 +63,8 @@ COMMENT ON FUNCTION ops.bound_literal(p_type regtype, p_at timestamp with time z
 --
 
 CREATE FUNCTION ops.bound_value(p_type regtype, p_literal text) RETURNS timestamp with time zone
-    LANGUAGE plpgsql STABLE
-    AS $$
-BEGIN
-    IF p_literal IS NULL OR p_literal = 'MINVALUE' THEN
-        RETURN '-infinity'::timestamptz;
-    ELSIF p_literal = 'MAXVALUE' THEN
-        RETURN 'infinity'::timestamptz;
-    ELSIF p_type = 'timestamp with time zone'::regtype THEN
-        RETURN p_literal::timestamptz;
-    ELSIF p_type = 'timestamp without time zone'::regtype THEN
-        RETURN p_literal::timestamp AT TIME ZONE 'UTC';
-    ELSE
-        RETURN p_literal::date::timestamp AT TIME ZONE 'UTC';
-    END IF;
-END
-$$;
+    LANGUAGE sql STABLE
+    RETURN CASE WHEN ((p_literal IS NULL) OR (p_literal = 'MINVALUE'::text)) THEN '-infinity'::timestamp with time zone WHEN (p_literal = 'MAXVALUE'::text) THEN 'infinity'::timestamp with time zone WHEN ((p_type)::oid = ('timestamp with time zone'::regtype)::oid) THEN (p_literal)::timestamp with time zone WHEN ((p_type)::oid = ('timestamp without time zone'::regtype)::oid) THEN ((p_literal)::timestamp without time zone AT TIME ZONE 'UTC'::text) ELSE (((p_literal)::date)::timestamp without time zone AT TIME ZONE 'UTC'::text) END;
 
 --
 -- Name: FUNCTION bound_value(p_type regtype, p_literal text); Type: COMMENT; Schema: ops
@@ -95,17 +73,76 @@ $$;
 COMMENT ON FUNCTION ops.bound_value(p_type regtype, p_literal text) IS 'The instant a catalog bound literal stands for (timestamp and date bounds read as UTC).';
 
 --
+-- Name: child_bounds(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.child_bounds(p_parent regclass) RETURNS TABLE(partition regclass, partition_schema name, partition_name name, is_default boolean, lower_bound timestamp with time zone, upper_bound timestamp with time zone)
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+DECLARE
+    v_type regtype := ops.control_type(p_parent);
+BEGIN
+    RETURN QUERY
+        WITH kids AS (
+            SELECT
+                c.oid,
+                n.nspname,
+                c.relname,
+                pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+            FROM pg_catalog.pg_inherits AS i
+            INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
+            INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+            WHERE i.inhparent = p_parent
+        ),
+
+        parsed AS MATERIALIZED (
+            -- FOR VALUES FROM ('<lower>') TO ('<upper>') (or MINVALUE / MAXVALUE), or DEFAULT:
+            -- parsed once, into plain columns so that ops.bound_value() is inlined
+            SELECT
+                k.oid,
+                k.nspname,
+                k.relname,
+                k.bound = 'DEFAULT' AS is_default,
+                pg_catalog.btrim(pg_catalog.split_part(substr(k.bound, 18), ') TO (', 1), '''') AS lower_literal,
+                pg_catalog.btrim(pg_catalog.rtrim(pg_catalog.split_part(k.bound, ') TO (', 2), ')'), '''')
+                AS upper_literal
+            FROM kids AS k
+            WHERE k.bound = 'DEFAULT' OR (k.bound LIKE 'FOR VALUES FROM (%) TO (%)' AND k.bound NOT LIKE '%,%')
+        )
+
+        SELECT
+            p.oid::regclass AS partition,
+            p.nspname AS partition_schema,
+            p.relname AS partition_name,
+            p.is_default,
+            CASE WHEN NOT p.is_default THEN ops.bound_value(v_type, p.lower_literal) END AS lower_bound,
+            CASE WHEN NOT p.is_default THEN ops.bound_value(v_type, p.upper_literal) END AS upper_bound
+        FROM parsed AS p;
+END
+$$;
+
+--
+-- Name: FUNCTION child_bounds(p_parent regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.child_bounds(p_parent regclass) IS 'Every partition of a parent with its range read from the catalog (never from its name), as UTC instants; is_default for the DEFAULT partition. One pass over the parent''s children.';
+
+--
 -- Name: control_type(regclass); Type: FUNCTION; Schema: ops
 --
 
 CREATE FUNCTION ops.control_type(p_parent regclass) RETURNS regtype
-    LANGUAGE sql STABLE STRICT
-    BEGIN ATOMIC
- SELECT (a.atttypid)::regtype AS atttypid
-    FROM (pg_partitioned_table pt
-      JOIN pg_attribute a ON (((pt.partrelid = a.attrelid) AND (pt.partattrs[0] = a.attnum))))
-   WHERE ((pt.partrelid = (control_type.p_parent)::oid) AND (pt.partstrat = 'r'::"char") AND (pt.partnatts = 1));
-END;
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+BEGIN
+    RETURN (
+        SELECT a.atttypid::regtype
+        FROM pg_catalog.pg_partitioned_table AS pt
+        INNER JOIN pg_catalog.pg_attribute AS a ON pt.partrelid = a.attrelid AND pt.partattrs[0] = a.attnum
+        WHERE pt.partrelid = p_parent AND pt.partstrat = 'r' AND pt.partnatts = 1
+    );
+END
+$$;
 
 --
 -- Name: FUNCTION control_type(p_parent regclass); Type: COMMENT; Schema: ops
@@ -240,13 +277,17 @@ COMMENT ON FUNCTION ops.default_months(p_parent regclass) IS 'Months (UTC) that 
 --
 
 CREATE FUNCTION ops.default_partition(p_parent regclass) RETURNS regclass
-    LANGUAGE sql STABLE STRICT
-    BEGIN ATOMIC
- SELECT (c.oid)::regclass AS oid
-    FROM (pg_inherits i
-      JOIN pg_class c ON ((i.inhrelid = c.oid)))
-   WHERE ((i.inhparent = (default_partition.p_parent)::oid) AND (pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'::text));
-END;
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+BEGIN
+    RETURN (
+        SELECT c.oid::regclass
+        FROM pg_catalog.pg_inherits AS i
+        INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
+        WHERE i.inhparent = p_parent AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+    );
+END
+$$;
 
 --
 -- Name: FUNCTION default_partition(p_parent regclass); Type: COMMENT; Schema: ops
@@ -372,9 +413,8 @@ DECLARE
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(ops.lock_key(p_parent));
     SELECT b.upper_bound, b.is_default INTO v_upper, v_default
-    FROM pg_catalog.pg_inherits AS i
-    CROSS JOIN LATERAL ops.partition_bounds(i.inhrelid::regclass) AS b
-    WHERE i.inhparent = p_parent AND i.inhrelid = p_partition;
+    FROM ops.child_bounds(p_parent) AS b
+    WHERE b.partition = p_partition;
     IF NOT FOUND OR v_default OR v_upper > p_cutoff THEN
         RETURN 'skip';  -- gone meanwhile, or not (or no longer) past retention
     END IF;
@@ -551,55 +591,32 @@ CREATE FUNCTION ops.lock_key(p_parent regclass) RETURNS bigint
 
 COMMENT ON FUNCTION ops.lock_key(p_parent regclass) IS 'Transaction advisory lock key serialising every partition change of one parent.';
 
-SET default_table_access_method = heap;
-
---
--- Name: maintenance_log; Type: TABLE; Schema: ops
---
-
-CREATE TABLE ops.maintenance_log (
-    id bigint NOT NULL,
-    run_id uuid NOT NULL,
-    path text NOT NULL,
-    parent_schema name,
-    parent_table name,
-    action text NOT NULL,
-    partition_name name,
-    rows_moved bigint,
-    duration_ms numeric(12,3),
-    detail text,
-    logged_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT chk_maintenance_log_action CHECK ((action = ANY (ARRAY['create'::text, 'drain'::text, 'drop'::text, 'detach'::text, 'error'::text, 'skip'::text]))),
-    CONSTRAINT chk_maintenance_log_path CHECK ((path = ANY (ARRAY['cli'::text, 'sql'::text]))),
-    CONSTRAINT chk_maintenance_log_rows CHECK (((rows_moved IS NULL) OR (rows_moved >= 0)))
-);
-
---
--- Name: TABLE maintenance_log; Type: COMMENT; Schema: ops
---
-
-COMMENT ON TABLE ops.maintenance_log IS 'One row per maintenance step by either path (cli: schema-tool, sql: ops.run_maintenance and friends): partitions created, rows drained from DEFAULT partitions, partitions dropped or detached, and errors. Rows older than 90 days are removed by maintenance itself.';
-
 --
 -- Name: log_step(uuid, regclass, text, name, bigint, timestamp with time zone, text); Type: FUNCTION; Schema: ops
 --
 
 CREATE FUNCTION ops.log_step(p_run uuid, p_parent regclass, p_action text, p_partition name, p_rows bigint, p_started timestamp with time zone, p_detail text DEFAULT NULL::text) RETURNS void
-    LANGUAGE sql
-    BEGIN ATOMIC
- INSERT INTO ops.maintenance_log (run_id, path, parent_schema, parent_table, action, partition_name, rows_moved, duration_ms, detail)  SELECT log_step.p_run AS run_id,
-             'sql' AS path,
-             n.nspname AS parent_schema,
-             c.relname AS parent_table,
-             log_step.p_action AS action,
-             log_step.p_partition AS partition_name,
-             log_step.p_rows AS rows_moved,
-             round((EXTRACT(epoch FROM (clock_timestamp() - log_step.p_started)) * (1000)::numeric), 3) AS duration_ms,
-             log_step.p_detail AS detail
-            FROM (pg_class c
-              JOIN pg_namespace n ON ((c.relnamespace = n.oid)))
-           WHERE (c.oid = (log_step.p_parent)::oid);
-END;
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO ops.maintenance_log (
+        run_id, path, parent_schema, parent_table, action, partition_name, rows_moved, duration_ms, detail
+    )
+    SELECT
+        p_run AS run_id,
+        'sql' AS path,
+        n.nspname AS parent_schema,
+        c.relname AS parent_table,
+        p_action AS action,
+        p_partition AS partition_name,
+        p_rows AS rows_moved,
+        round((extract(EPOCH FROM pg_catalog.clock_timestamp() - p_started) * 1000)::numeric, 3) AS duration_ms,
+        p_detail AS detail
+    FROM pg_catalog.pg_class AS c
+    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+    WHERE c.oid = p_parent;
+END
+$$;
 
 --
 -- Name: FUNCTION log_step(p_run uuid, p_parent regclass, p_action text, p_partition name, p_rows bigint, p_started timestamp with time zone, p_detail text); Type: COMMENT; Schema: ops
@@ -637,65 +654,56 @@ $$;
 COMMENT ON FUNCTION ops.mirror_parent(p_parent regclass, p_child regclass) IS 'Gives a new child its parent''s owner and row level security settings (no grants: the children are reached through the parent, whose privileges and policies apply).';
 
 --
--- Name: partition_bounds(regclass); Type: FUNCTION; Schema: ops
---
-
-CREATE FUNCTION ops.partition_bounds(p_partition regclass) RETURNS TABLE(lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
-    LANGUAGE plpgsql STABLE STRICT
-    AS $_$
-DECLARE
-    v_expr text;
-    v_parts text[];
-    v_type regtype;
-BEGIN
-    SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid), ops.control_type(i.inhparent)
-    INTO v_expr, v_type
-    FROM pg_catalog.pg_class AS c
-    INNER JOIN pg_catalog.pg_inherits AS i ON c.oid = i.inhrelid
-    WHERE c.oid = p_partition AND c.relispartition;
-    IF v_expr IS NULL THEN
-        RETURN;
-    ELSIF v_expr = 'DEFAULT' THEN
-        RETURN QUERY SELECT NULL::timestamptz, NULL::timestamptz, TRUE;
-        RETURN;
-    END IF;
-    v_parts := pg_catalog.regexp_match(
-        v_expr, '^FOR VALUES FROM \((?:''([^'']*)''|(MINVALUE))\) TO \((?:''([^'']*)''|(MAXVALUE))\)$'
-    );
-    IF v_parts IS NULL THEN
-        RETURN;  -- not a single-column range bound
-    END IF;
-    RETURN QUERY SELECT
-        ops.bound_value(v_type, coalesce(v_parts[1], v_parts[2])),
-        ops.bound_value(v_type, coalesce(v_parts[3], v_parts[4])),
-        FALSE;
-END
-$_$;
-
---
--- Name: FUNCTION partition_bounds(p_partition regclass); Type: COMMENT; Schema: ops
---
-
-COMMENT ON FUNCTION ops.partition_bounds(p_partition regclass) IS 'Range of a partition read from the catalog (never from its name); is_default for DEFAULT.';
-
---
 -- Name: month_is_free(regclass, date); Type: FUNCTION; Schema: ops
 --
 
 CREATE FUNCTION ops.month_is_free(p_parent regclass, p_month date) RETURNS boolean
-    LANGUAGE sql STABLE STRICT
-    BEGIN ATOMIC
- SELECT (NOT (EXISTS ( SELECT
-            FROM (pg_inherits i
-              CROSS JOIN LATERAL ops.partition_bounds((i.inhrelid)::regclass) b(lower_bound, upper_bound, is_default))
-           WHERE ((i.inhparent = (month_is_free.p_parent)::oid) AND (NOT b.is_default) AND (b.lower_bound < ((month_is_free.p_month + '1 mon'::interval) AT TIME ZONE 'UTC'::text)) AND (b.upper_bound > ((month_is_free.p_month)::timestamp without time zone AT TIME ZONE 'UTC'::text))))));
-END;
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+BEGIN
+    RETURN (
+        SELECT NOT EXISTS (
+            SELECT
+            FROM ops.child_bounds(p_parent) AS b
+            WHERE
+                NOT b.is_default
+                AND b.lower_bound < (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+                AND b.upper_bound > p_month::timestamp AT TIME ZONE 'UTC'
+        )
+    );
+END
+$$;
 
 --
 -- Name: FUNCTION month_is_free(p_parent regclass, p_month date); Type: COMMENT; Schema: ops
 --
 
 COMMENT ON FUNCTION ops.month_is_free(p_parent regclass, p_month date) IS 'True when no partition of the parent covers any part of the month (UTC).';
+
+--
+-- Name: partition_bounds(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.partition_bounds(p_partition regclass) RETURNS TABLE(lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT
+            b.lower_bound,
+            b.upper_bound,
+            b.is_default
+        FROM pg_catalog.pg_inherits AS i
+        CROSS JOIN LATERAL ops.child_bounds(i.inhparent::regclass) AS b
+        WHERE i.inhrelid = p_partition AND b.partition = p_partition;
+END
+$$;
+
+--
+-- Name: FUNCTION partition_bounds(p_partition regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.partition_bounds(p_partition regclass) IS 'Range of a partition read from the catalog (never from its name); is_default for DEFAULT.';
 
 --
 -- Name: partition_name(name, date); Type: FUNCTION; Schema: ops
@@ -741,6 +749,10 @@ BEGIN
 
     waiting AS (
         SELECT d.month, d.row_count FROM ops.default_months(p_parent) AS d
+    ),
+
+    existing AS MATERIALIZED (
+        SELECT b.lower_bound, b.upper_bound FROM ops.child_bounds(p_parent) AS b WHERE NOT b.is_default
     )
 
     SELECT
@@ -759,7 +771,15 @@ BEGIN
         FROM wanted AS w
         FULL JOIN waiting AS d ON w.month = d.month
     ) AS c
-    WHERE ops.month_is_free(p_parent, c.month) AND (p_default_rows OR c.reason <> 'default rows')
+    WHERE
+        (p_default_rows OR c.reason <> 'default rows')
+        AND NOT EXISTS (
+            SELECT
+            FROM existing AS e
+            WHERE
+                e.lower_bound < (c.month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+                AND e.upper_bound > c.month::timestamp AT TIME ZONE 'UTC'
+        )
     ORDER BY c.month;
 END
 $$;
@@ -835,6 +855,8 @@ $$;
 
 COMMENT ON FUNCTION ops.register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean) IS 'Registers a parent range-partitioned by month on p_control_column and sets it up at once: its DEFAULT partition (unless p_default_partition is false), and partitions from p_start_months_back months back to p_premake months ahead. Retention: NULL keeps everything; mode drop, or detach into p_archive_schema (default <schema>_archive, created here). Idempotent: re-registering updates the settings.';
 
+SET default_table_access_method = heap;
+
 --
 -- Name: partitioned_tables; Type: TABLE; Schema: ops
 --
@@ -877,25 +899,19 @@ COMMENT ON COLUMN ops.partitioned_tables.retention IS 'Partitions whose whole ra
 --
 
 CREATE FUNCTION ops.registered(p_parent regclass) RETURNS ops.partitioned_tables
-    LANGUAGE sql STABLE STRICT
-    BEGIN ATOMIC
- SELECT r.parent_schema,
-     r.parent_table,
-     r.control_column,
-     r.granularity,
-     r.premake,
-     r.start_months_back,
-     r.retention,
-     r.retention_mode,
-     r.archive_schema,
-     r.default_partition,
-     r.registered_at,
-     r.updated_at
-    FROM ((ops.partitioned_tables r
-      JOIN pg_class c ON ((r.parent_table = c.relname)))
-      JOIN pg_namespace n ON (((c.relnamespace = n.oid) AND (r.parent_schema = n.nspname))))
-   WHERE (c.oid = (registered.p_parent)::oid);
-END;
+    LANGUAGE plpgsql STABLE STRICT
+    AS $$
+DECLARE
+    v_row ops.partitioned_tables;
+BEGIN
+    SELECT r.* INTO v_row
+    FROM ops.partitioned_tables AS r
+    INNER JOIN pg_catalog.pg_class AS c ON r.parent_table = c.relname
+    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid AND r.parent_schema = n.nspname
+    WHERE c.oid = p_parent;
+    RETURN v_row;
+END
+$$;
 
 --
 -- Name: FUNCTION registered(p_parent regclass); Type: COMMENT; Schema: ops
@@ -908,15 +924,18 @@ COMMENT ON FUNCTION ops.registered(p_parent regclass) IS 'The registry row of a 
 --
 
 CREATE FUNCTION ops.registered_parents(p_parent regclass DEFAULT NULL::regclass) RETURNS SETOF regclass
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT (c.oid)::regclass AS oid
-    FROM ((ops.partitioned_tables r
-      JOIN pg_namespace n ON ((r.parent_schema = n.nspname)))
-      JOIN pg_class c ON (((n.oid = c.relnamespace) AND (r.parent_table = c.relname))))
-   WHERE ((registered_parents.p_parent IS NULL) OR (c.oid = (registered_parents.p_parent)::oid))
-   ORDER BY r.parent_schema, r.parent_table;
-END;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT c.oid::regclass
+        FROM ops.partitioned_tables AS r
+        INNER JOIN pg_catalog.pg_namespace AS n ON r.parent_schema = n.nspname
+        INNER JOIN pg_catalog.pg_class AS c ON n.oid = c.relnamespace AND r.parent_table = c.relname
+        WHERE p_parent IS NULL OR c.oid = p_parent
+        ORDER BY r.parent_schema, r.parent_table;
+END
+$$;
 
 --
 -- Name: FUNCTION registered_parents(p_parent regclass); Type: COMMENT; Schema: ops
@@ -929,14 +948,23 @@ COMMENT ON FUNCTION ops.registered_parents(p_parent regclass) IS 'Registered par
 --
 
 CREATE FUNCTION ops.retention_cutoff(p_parent regclass, p_reference timestamp with time zone DEFAULT now(), p_retention interval DEFAULT NULL::interval) RETURNS timestamp with time zone
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT LEAST((retention_cutoff.p_reference - COALESCE(retention_cutoff.p_retention, r.retention)), (date_trunc('month'::text, (retention_cutoff.p_reference AT TIME ZONE 'UTC'::text)) AT TIME ZONE 'UTC'::text)) AS cutoff
-    FROM ((ops.partitioned_tables r
-      JOIN pg_class c ON ((r.parent_table = c.relname)))
-      JOIN pg_namespace n ON (((c.relnamespace = n.oid) AND (r.parent_schema = n.nspname))))
-   WHERE ((c.oid = (retention_cutoff.p_parent)::oid) AND (COALESCE(retention_cutoff.p_retention, r.retention) IS NOT NULL));
-END;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    -- never the month of the reference date, nor a later one
+    RETURN (
+        SELECT
+            least(
+                p_reference - coalesce(p_retention, r.retention),
+                pg_catalog.date_trunc('month', p_reference AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+            ) AS cutoff
+        FROM ops.partitioned_tables AS r
+        INNER JOIN pg_catalog.pg_class AS c ON r.parent_table = c.relname
+        INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid AND r.parent_schema = n.nspname
+        WHERE c.oid = p_parent AND coalesce(p_retention, r.retention) IS NOT NULL
+    );
+END
+$$;
 
 --
 -- Name: FUNCTION retention_cutoff(p_parent regclass, p_reference timestamp with time zone, p_retention interval); Type: COMMENT; Schema: ops
@@ -964,19 +992,16 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT
-        c.oid::regclass,
-        n.nspname,
-        c.relname,
+        b.partition,
+        b.partition_schema,
+        b.partition_name,
         b.lower_bound,
         b.upper_bound,
         v_reg.retention_mode,
         v_reg.archive_schema
-    FROM pg_catalog.pg_inherits AS i
-    INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
-    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
-    CROSS JOIN LATERAL ops.partition_bounds(c.oid::regclass) AS b
-    WHERE i.inhparent = p_parent
-        AND NOT b.is_default
+    FROM ops.child_bounds(p_parent) AS b
+    WHERE
+        NOT b.is_default
         AND b.upper_bound <= v_cutoff
         AND b.upper_bound > '-infinity'::timestamptz
     ORDER BY b.lower_bound;
@@ -1162,6 +1187,33 @@ $$;
 COMMENT ON FUNCTION ops.unregister_partitioned_table(p_parent regclass) IS 'Removes a parent from maintenance (its partitions stay); drops its archive schema if nothing uses it and it is empty. For rollbacks, before the parent is dropped.';
 
 --
+-- Name: maintenance_log; Type: TABLE; Schema: ops
+--
+
+CREATE TABLE ops.maintenance_log (
+    id bigint NOT NULL,
+    run_id uuid NOT NULL,
+    path text NOT NULL,
+    parent_schema name,
+    parent_table name,
+    action text NOT NULL,
+    partition_name name,
+    rows_moved bigint,
+    duration_ms numeric(12,3),
+    detail text,
+    logged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT chk_maintenance_log_action CHECK ((action = ANY (ARRAY['create'::text, 'drain'::text, 'drop'::text, 'detach'::text, 'error'::text, 'skip'::text]))),
+    CONSTRAINT chk_maintenance_log_path CHECK ((path = ANY (ARRAY['cli'::text, 'sql'::text]))),
+    CONSTRAINT chk_maintenance_log_rows CHECK (((rows_moved IS NULL) OR (rows_moved >= 0)))
+);
+
+--
+-- Name: TABLE maintenance_log; Type: COMMENT; Schema: ops
+--
+
+COMMENT ON TABLE ops.maintenance_log IS 'One row per maintenance step by either path (cli: schema-tool, sql: ops.run_maintenance and friends): partitions created, rows drained from DEFAULT partitions, partitions dropped or detached, and errors. Rows older than 90 days are removed by maintenance itself.';
+
+--
 -- Name: maintenance_log_id_seq; Type: SEQUENCE; Schema: ops
 --
 
@@ -1182,21 +1234,19 @@ CREATE VIEW ops.partitions WITH (security_invoker='true') AS
  SELECT r.parent_schema,
     r.parent_table,
     (pc.oid)::regclass AS parent,
-    n.nspname AS partition_schema,
-    c.relname AS partition_name,
-    (c.oid)::regclass AS partition,
+    b.partition_schema,
+    b.partition_name,
+    b.partition,
     b.is_default,
     b.lower_bound,
     b.upper_bound,
     (GREATEST(c.reltuples, (0)::real))::bigint AS row_estimate,
     pg_total_relation_size((c.oid)::regclass) AS total_bytes
-   FROM ((((((ops.partitioned_tables r
+   FROM ((((ops.partitioned_tables r
      JOIN pg_namespace pn ON ((r.parent_schema = pn.nspname)))
      JOIN pg_class pc ON (((pn.oid = pc.relnamespace) AND (r.parent_table = pc.relname))))
-     JOIN pg_inherits i ON ((pc.oid = i.inhparent)))
-     JOIN pg_class c ON ((i.inhrelid = c.oid)))
-     JOIN pg_namespace n ON ((c.relnamespace = n.oid)))
-     CROSS JOIN LATERAL ops.partition_bounds((c.oid)::regclass) b(lower_bound, upper_bound, is_default));
+     CROSS JOIN LATERAL ops.child_bounds((pc.oid)::regclass) b(partition, partition_schema, partition_name, is_default, lower_bound, upper_bound))
+     JOIN pg_class c ON (((b.partition)::oid = c.oid)));
 
 --
 -- Name: VIEW partitions; Type: COMMENT; Schema: ops
@@ -1253,6 +1303,12 @@ REVOKE ALL ON FUNCTION ops.bound_literal(p_type regtype, p_at timestamp with tim
 --
 
 REVOKE ALL ON FUNCTION ops.bound_value(p_type regtype, p_literal text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION child_bounds(p_parent regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.child_bounds(p_parent regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION control_type(p_parent regclass); Type: ACL; Schema: ops
@@ -1339,12 +1395,6 @@ REVOKE ALL ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[
 REVOKE ALL ON FUNCTION ops.lock_key(p_parent regclass) FROM PUBLIC;
 
 --
--- Name: TABLE maintenance_log; Type: ACL; Schema: ops
---
-
-GRANT SELECT ON TABLE ops.maintenance_log TO schema_tool_readonly;
-
---
 -- Name: FUNCTION log_step(p_run uuid, p_parent regclass, p_action text, p_partition name, p_rows bigint, p_started timestamp with time zone, p_detail text); Type: ACL; Schema: ops
 --
 
@@ -1357,16 +1407,16 @@ REVOKE ALL ON FUNCTION ops.log_step(p_run uuid, p_parent regclass, p_action text
 REVOKE ALL ON FUNCTION ops.mirror_parent(p_parent regclass, p_child regclass) FROM PUBLIC;
 
 --
--- Name: FUNCTION partition_bounds(p_partition regclass); Type: ACL; Schema: ops
---
-
-REVOKE ALL ON FUNCTION ops.partition_bounds(p_partition regclass) FROM PUBLIC;
-
---
 -- Name: FUNCTION month_is_free(p_parent regclass, p_month date); Type: ACL; Schema: ops
 --
 
 REVOKE ALL ON FUNCTION ops.month_is_free(p_parent regclass, p_month date) FROM PUBLIC;
+
+--
+-- Name: FUNCTION partition_bounds(p_partition regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.partition_bounds(p_partition regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION partition_name(p_parent_table name, p_month date); Type: ACL; Schema: ops
@@ -1433,6 +1483,12 @@ REVOKE ALL ON FUNCTION ops.set_retention(p_parent regclass, p_retention interval
 --
 
 REVOKE ALL ON FUNCTION ops.unregister_partitioned_table(p_parent regclass) FROM PUBLIC;
+
+--
+-- Name: TABLE maintenance_log; Type: ACL; Schema: ops
+--
+
+GRANT SELECT ON TABLE ops.maintenance_log TO schema_tool_readonly;
 
 --
 -- Name: TABLE partitions; Type: ACL; Schema: ops

@@ -25,6 +25,7 @@ DROP FUNCTION ops.default_partition(regclass);
 DROP FUNCTION ops.registered(regclass);
 DROP VIEW ops.partitions;
 DROP FUNCTION ops.partition_bounds(regclass);
+DROP FUNCTION ops.child_bounds(regclass);
 DROP FUNCTION ops.bound_value(regtype, text);
 DROP FUNCTION ops.bound_literal(regtype, timestamptz);
 DROP FUNCTION ops.control_type(regclass);

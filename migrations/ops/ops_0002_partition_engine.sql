@@ -125,15 +125,19 @@ COMMENT ON FUNCTION ops.lock_key(regclass) IS
 
 CREATE FUNCTION ops.control_type(p_parent regclass)
 RETURNS regtype
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 STRICT
-BEGIN ATOMIC
-    SELECT a.atttypid::regtype
-    FROM pg_catalog.pg_partitioned_table AS pt
-    INNER JOIN pg_catalog.pg_attribute AS a ON pt.partrelid = a.attrelid AND pt.partattrs[0] = a.attnum
-    WHERE pt.partrelid = p_parent AND pt.partstrat = 'r' AND pt.partnatts = 1;
-END;
+AS $fn$
+BEGIN
+    RETURN (
+        SELECT a.atttypid::regtype
+        FROM pg_catalog.pg_partitioned_table AS pt
+        INNER JOIN pg_catalog.pg_attribute AS a ON pt.partrelid = a.attrelid AND pt.partattrs[0] = a.attnum
+        WHERE pt.partrelid = p_parent AND pt.partstrat = 'r' AND pt.partnatts = 1
+    );
+END
+$fn$;
 COMMENT ON FUNCTION ops.control_type(regclass) IS
 'Type of the single range partition key column of a parent (NULL if it has no such key).';
 
@@ -142,40 +146,88 @@ RETURNS text
 LANGUAGE sql
 IMMUTABLE
 STRICT
-BEGIN ATOMIC
-    SELECT CASE p_type
-        WHEN 'timestamp with time zone'::regtype
-            THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'
-        WHEN 'timestamp without time zone'::regtype
-            THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
-        WHEN 'date'::regtype
-            THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-    END;
+RETURN CASE p_type
+    WHEN 'timestamp with time zone'::regtype
+        THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'
+    WHEN 'timestamp without time zone'::regtype
+        THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+    WHEN 'date'::regtype
+        THEN pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
 END;
 COMMENT ON FUNCTION ops.bound_literal(regtype, timestamptz) IS
 'A partition bound for an instant, as a literal of the control column''s type, in UTC.';
 
 CREATE FUNCTION ops.bound_value(p_type regtype, p_literal text)
 RETURNS timestamptz
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
-AS $fn$
-BEGIN
-    IF p_literal IS NULL OR p_literal = 'MINVALUE' THEN
-        RETURN '-infinity'::timestamptz;
-    ELSIF p_literal = 'MAXVALUE' THEN
-        RETURN 'infinity'::timestamptz;
-    ELSIF p_type = 'timestamp with time zone'::regtype THEN
-        RETURN p_literal::timestamptz;
-    ELSIF p_type = 'timestamp without time zone'::regtype THEN
-        RETURN p_literal::timestamp AT TIME ZONE 'UTC';
-    ELSE
-        RETURN p_literal::date::timestamp AT TIME ZONE 'UTC';
-    END IF;
-END
-$fn$;
+RETURN CASE
+    WHEN p_literal IS NULL OR p_literal = 'MINVALUE' THEN '-infinity'::timestamptz
+    WHEN p_literal = 'MAXVALUE' THEN 'infinity'::timestamptz
+    WHEN p_type = 'timestamp with time zone'::regtype THEN p_literal::timestamptz
+    WHEN p_type = 'timestamp without time zone'::regtype THEN p_literal::timestamp AT TIME ZONE 'UTC'
+    ELSE p_literal::date::timestamp AT TIME ZONE 'UTC'
+END;
 COMMENT ON FUNCTION ops.bound_value(regtype, text) IS
 'The instant a catalog bound literal stands for (timestamp and date bounds read as UTC).';
+
+CREATE FUNCTION ops.child_bounds(p_parent regclass)
+RETURNS TABLE (
+    partition regclass,
+    partition_schema name,
+    partition_name name,
+    is_default boolean,
+    lower_bound timestamptz,
+    upper_bound timestamptz
+)
+LANGUAGE plpgsql
+STABLE
+STRICT
+AS $fn$
+DECLARE
+    v_type regtype := ops.control_type(p_parent);
+BEGIN
+    RETURN QUERY
+        WITH kids AS (
+            SELECT
+                c.oid,
+                n.nspname,
+                c.relname,
+                pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+            FROM pg_catalog.pg_inherits AS i
+            INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
+            INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+            WHERE i.inhparent = p_parent
+        ),
+
+        parsed AS MATERIALIZED (
+            -- FOR VALUES FROM ('<lower>') TO ('<upper>') (or MINVALUE / MAXVALUE), or DEFAULT:
+            -- parsed once, into plain columns so that ops.bound_value() is inlined
+            SELECT
+                k.oid,
+                k.nspname,
+                k.relname,
+                k.bound = 'DEFAULT' AS is_default,
+                pg_catalog.btrim(pg_catalog.split_part(substr(k.bound, 18), ') TO (', 1), '''') AS lower_literal,
+                pg_catalog.btrim(pg_catalog.rtrim(pg_catalog.split_part(k.bound, ') TO (', 2), ')'), '''')
+                AS upper_literal
+            FROM kids AS k
+            WHERE k.bound = 'DEFAULT' OR (k.bound LIKE 'FOR VALUES FROM (%) TO (%)' AND k.bound NOT LIKE '%,%')
+        )
+
+        SELECT
+            p.oid::regclass AS partition,
+            p.nspname AS partition_schema,
+            p.relname AS partition_name,
+            p.is_default,
+            CASE WHEN NOT p.is_default THEN ops.bound_value(v_type, p.lower_literal) END AS lower_bound,
+            CASE WHEN NOT p.is_default THEN ops.bound_value(v_type, p.upper_literal) END AS upper_bound
+        FROM parsed AS p;
+END
+$fn$;
+COMMENT ON FUNCTION ops.child_bounds(regclass) IS
+'Every partition of a parent with its range read from the catalog (never from its name), as UTC '
+'instants; is_default for the DEFAULT partition. One pass over the parent''s children.';
 
 CREATE FUNCTION ops.partition_bounds(p_partition regclass)
 RETURNS TABLE (lower_bound timestamptz, upper_bound timestamptz, is_default boolean)
@@ -183,32 +235,15 @@ LANGUAGE plpgsql
 STABLE
 STRICT
 AS $fn$
-DECLARE
-    v_expr text;
-    v_parts text[];
-    v_type regtype;
 BEGIN
-    SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid), ops.control_type(i.inhparent)
-    INTO v_expr, v_type
-    FROM pg_catalog.pg_class AS c
-    INNER JOIN pg_catalog.pg_inherits AS i ON c.oid = i.inhrelid
-    WHERE c.oid = p_partition AND c.relispartition;
-    IF v_expr IS NULL THEN
-        RETURN;
-    ELSIF v_expr = 'DEFAULT' THEN
-        RETURN QUERY SELECT NULL::timestamptz, NULL::timestamptz, TRUE;
-        RETURN;
-    END IF;
-    v_parts := pg_catalog.regexp_match(
-        v_expr, '^FOR VALUES FROM \((?:''([^'']*)''|(MINVALUE))\) TO \((?:''([^'']*)''|(MAXVALUE))\)$'
-    );
-    IF v_parts IS NULL THEN
-        RETURN;  -- not a single-column range bound
-    END IF;
-    RETURN QUERY SELECT
-        ops.bound_value(v_type, coalesce(v_parts[1], v_parts[2])),
-        ops.bound_value(v_type, coalesce(v_parts[3], v_parts[4])),
-        FALSE;
+    RETURN QUERY
+        SELECT
+            b.lower_bound,
+            b.upper_bound,
+            b.is_default
+        FROM pg_catalog.pg_inherits AS i
+        CROSS JOIN LATERAL ops.child_bounds(i.inhparent::regclass) AS b
+        WHERE i.inhrelid = p_partition AND b.partition = p_partition;
 END
 $fn$;
 COMMENT ON FUNCTION ops.partition_bounds(regclass) IS
@@ -219,9 +254,9 @@ SELECT
     r.parent_schema,
     r.parent_table,
     pc.oid::regclass AS parent,
-    n.nspname AS partition_schema,
-    c.relname AS partition_name,
-    c.oid::regclass AS partition,
+    b.partition_schema,
+    b.partition_name,
+    b.partition,
     b.is_default,
     b.lower_bound,
     b.upper_bound,
@@ -230,10 +265,8 @@ SELECT
 FROM ops.partitioned_tables AS r
 INNER JOIN pg_catalog.pg_namespace AS pn ON r.parent_schema = pn.nspname
 INNER JOIN pg_catalog.pg_class AS pc ON pn.oid = pc.relnamespace AND r.parent_table = pc.relname
-INNER JOIN pg_catalog.pg_inherits AS i ON pc.oid = i.inhparent
-INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
-INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
-CROSS JOIN LATERAL ops.partition_bounds(c.oid::regclass) AS b;
+CROSS JOIN LATERAL ops.child_bounds(pc.oid::regclass) AS b
+INNER JOIN pg_catalog.pg_class AS c ON b.partition = c.oid;
 COMMENT ON VIEW ops.partitions IS
 'Every partition of every registered parent with its bounds from the catalog (UTC instants), '
 'estimated rows and size on disk.';
@@ -241,29 +274,38 @@ GRANT SELECT ON ops.partitions TO schema_tool_readonly;
 
 CREATE FUNCTION ops.registered(p_parent regclass)
 RETURNS ops.partitioned_tables
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 STRICT
-BEGIN ATOMIC
-    SELECT r.*
+AS $fn$
+DECLARE
+    v_row ops.partitioned_tables;
+BEGIN
+    SELECT r.* INTO v_row
     FROM ops.partitioned_tables AS r
     INNER JOIN pg_catalog.pg_class AS c ON r.parent_table = c.relname
     INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid AND r.parent_schema = n.nspname
     WHERE c.oid = p_parent;
-END;
+    RETURN v_row;
+END
+$fn$;
 COMMENT ON FUNCTION ops.registered(regclass) IS 'The registry row of a parent, or NULL.';
 
 CREATE FUNCTION ops.default_partition(p_parent regclass)
 RETURNS regclass
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 STRICT
-BEGIN ATOMIC
-    SELECT c.oid::regclass
-    FROM pg_catalog.pg_inherits AS i
-    INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
-    WHERE i.inhparent = p_parent AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
-END;
+AS $fn$
+BEGIN
+    RETURN (
+        SELECT c.oid::regclass
+        FROM pg_catalog.pg_inherits AS i
+        INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
+        WHERE i.inhparent = p_parent AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+    );
+END
+$fn$;
 COMMENT ON FUNCTION ops.default_partition(regclass) IS 'The DEFAULT partition of a parent, or NULL.';
 
 -- Plans: what maintenance would do, shared by the CLI and the in-database path -------
@@ -300,20 +342,23 @@ COMMENT ON FUNCTION ops.default_months(regclass) IS
 
 CREATE FUNCTION ops.month_is_free(p_parent regclass, p_month date)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 STRICT
-BEGIN ATOMIC
-    SELECT NOT EXISTS (
-        SELECT
-        FROM pg_catalog.pg_inherits AS i
-        CROSS JOIN LATERAL ops.partition_bounds(i.inhrelid::regclass) AS b
-        WHERE i.inhparent = p_parent
-            AND NOT b.is_default
-            AND b.lower_bound < (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
-            AND b.upper_bound > p_month::timestamp AT TIME ZONE 'UTC'
+AS $fn$
+BEGIN
+    RETURN (
+        SELECT NOT EXISTS (
+            SELECT
+            FROM ops.child_bounds(p_parent) AS b
+            WHERE
+                NOT b.is_default
+                AND b.lower_bound < (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+                AND b.upper_bound > p_month::timestamp AT TIME ZONE 'UTC'
+        )
     );
-END;
+END
+$fn$;
 COMMENT ON FUNCTION ops.month_is_free(regclass, date) IS
 'True when no partition of the parent covers any part of the month (UTC).';
 
@@ -359,6 +404,10 @@ BEGIN
 
     waiting AS (
         SELECT d.month, d.row_count FROM ops.default_months(p_parent) AS d
+    ),
+
+    existing AS MATERIALIZED (
+        SELECT b.lower_bound, b.upper_bound FROM ops.child_bounds(p_parent) AS b WHERE NOT b.is_default
     )
 
     SELECT
@@ -377,7 +426,15 @@ BEGIN
         FROM wanted AS w
         FULL JOIN waiting AS d ON w.month = d.month
     ) AS c
-    WHERE ops.month_is_free(p_parent, c.month) AND (p_default_rows OR c.reason <> 'default rows')
+    WHERE
+        (p_default_rows OR c.reason <> 'default rows')
+        AND NOT EXISTS (
+            SELECT
+            FROM existing AS e
+            WHERE
+                e.lower_bound < (c.month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+                AND e.upper_bound > c.month::timestamp AT TIME ZONE 'UTC'
+        )
     ORDER BY c.month;
 END
 $fn$;
@@ -392,20 +449,24 @@ CREATE FUNCTION ops.retention_cutoff(
     p_retention interval DEFAULT NULL
 )
 RETURNS timestamptz
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
-BEGIN ATOMIC
+AS $fn$
+BEGIN
     -- never the month of the reference date, nor a later one
-    SELECT
-        least(
-            p_reference - coalesce(p_retention, r.retention),
-            pg_catalog.date_trunc('month', p_reference AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-        ) AS cutoff
-    FROM ops.partitioned_tables AS r
-    INNER JOIN pg_catalog.pg_class AS c ON r.parent_table = c.relname
-    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid AND r.parent_schema = n.nspname
-    WHERE c.oid = p_parent AND coalesce(p_retention, r.retention) IS NOT NULL;
-END;
+    RETURN (
+        SELECT
+            least(
+                p_reference - coalesce(p_retention, r.retention),
+                pg_catalog.date_trunc('month', p_reference AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+            ) AS cutoff
+        FROM ops.partitioned_tables AS r
+        INNER JOIN pg_catalog.pg_class AS c ON r.parent_table = c.relname
+        INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid AND r.parent_schema = n.nspname
+        WHERE c.oid = p_parent AND coalesce(p_retention, r.retention) IS NOT NULL
+    );
+END
+$fn$;
 COMMENT ON FUNCTION ops.retention_cutoff(regclass, timestamptz, interval) IS
 'Partitions ending at or before this instant are past retention: reference - retention, but never '
 'later than the start of the reference month (UTC). NULL when the parent keeps everything.';
@@ -440,19 +501,16 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT
-        c.oid::regclass,
-        n.nspname,
-        c.relname,
+        b.partition,
+        b.partition_schema,
+        b.partition_name,
         b.lower_bound,
         b.upper_bound,
         v_reg.retention_mode,
         v_reg.archive_schema
-    FROM pg_catalog.pg_inherits AS i
-    INNER JOIN pg_catalog.pg_class AS c ON i.inhrelid = c.oid
-    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
-    CROSS JOIN LATERAL ops.partition_bounds(c.oid::regclass) AS b
-    WHERE i.inhparent = p_parent
-        AND NOT b.is_default
+    FROM ops.child_bounds(p_parent) AS b
+    WHERE
+        NOT b.is_default
         AND b.upper_bound <= v_cutoff
         AND b.upper_bound > '-infinity'::timestamptz
     ORDER BY b.lower_bound;
@@ -469,8 +527,9 @@ CREATE FUNCTION ops.log_step(
     p_rows bigint, p_started timestamptz, p_detail text DEFAULT NULL
 )
 RETURNS void
-LANGUAGE sql
-BEGIN ATOMIC
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
     INSERT INTO ops.maintenance_log (
         run_id, path, parent_schema, parent_table, action, partition_name, rows_moved, duration_ms, detail
     )
@@ -487,7 +546,8 @@ BEGIN ATOMIC
     FROM pg_catalog.pg_class AS c
     INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
     WHERE c.oid = p_parent;
-END;
+END
+$fn$;
 COMMENT ON FUNCTION ops.log_step(uuid, regclass, text, name, bigint, timestamptz, text) IS
 'Writes one in-database maintenance step to ops.maintenance_log.';
 
@@ -622,16 +682,19 @@ COMMENT ON FUNCTION ops.ensure_default_partition(regclass) IS
 
 CREATE FUNCTION ops.registered_parents(p_parent regclass DEFAULT NULL)
 RETURNS SETOF regclass
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
-BEGIN ATOMIC
-    SELECT c.oid::regclass
-    FROM ops.partitioned_tables AS r
-    INNER JOIN pg_catalog.pg_namespace AS n ON r.parent_schema = n.nspname
-    INNER JOIN pg_catalog.pg_class AS c ON n.oid = c.relnamespace AND r.parent_table = c.relname
-    WHERE p_parent IS NULL OR c.oid = p_parent
-    ORDER BY r.parent_schema, r.parent_table;
-END;
+AS $fn$
+BEGIN
+    RETURN QUERY
+        SELECT c.oid::regclass
+        FROM ops.partitioned_tables AS r
+        INNER JOIN pg_catalog.pg_namespace AS n ON r.parent_schema = n.nspname
+        INNER JOIN pg_catalog.pg_class AS c ON n.oid = c.relnamespace AND r.parent_table = c.relname
+        WHERE p_parent IS NULL OR c.oid = p_parent
+        ORDER BY r.parent_schema, r.parent_table;
+END
+$fn$;
 COMMENT ON FUNCTION ops.registered_parents(regclass) IS
 'Registered parents that exist (all, or the one given), in a stable order.';
 
@@ -708,9 +771,8 @@ DECLARE
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(ops.lock_key(p_parent));
     SELECT b.upper_bound, b.is_default INTO v_upper, v_default
-    FROM pg_catalog.pg_inherits AS i
-    CROSS JOIN LATERAL ops.partition_bounds(i.inhrelid::regclass) AS b
-    WHERE i.inhparent = p_parent AND i.inhrelid = p_partition;
+    FROM ops.child_bounds(p_parent) AS b
+    WHERE b.partition = p_partition;
     IF NOT FOUND OR v_default OR v_upper > p_cutoff THEN
         RETURN 'skip';  -- gone meanwhile, or not (or no longer) past retention
     END IF;

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from schema_tool import dburl, paths
 from schema_tool.errors import UsageError
-from schema_tool.migrate import Runner, print_status
 
 DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -40,7 +39,9 @@ def _lock_timeout(args: argparse.Namespace) -> str:
     return value
 
 
-def _runner(args: argparse.Namespace, url: str) -> Runner:
+def _runner(args: argparse.Namespace, url: str):
+    from schema_tool.migrate import Runner
+
     return Runner(url, _root(args), lock_timeout=_lock_timeout(args),
                   lock_wait=getattr(args, "lock_wait", 60.0))
 
@@ -59,6 +60,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from schema_tool.migrate import Runner, print_status
+
     url = dburl.resolve(args.database_url)
     entries = Runner(url, _root(args)).status()
     print_status(entries, sys.stdout, args.json)

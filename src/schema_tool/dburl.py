@@ -6,8 +6,6 @@ import os
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
-from yoyo.connections import DatabaseURI
-
 from schema_tool.errors import ToolError, UsageError
 
 YOYO_SCHEME = "postgresql+psycopg"
@@ -39,8 +37,10 @@ def parse(url: str) -> dict[str, str]:
     return params
 
 
-def to_yoyo(url: str) -> DatabaseURI:
+def to_yoyo(url: str) -> "DatabaseURI":  # noqa: F821 - imported lazily, maintenance never needs yoyo
     """The yoyo URI for a libpq URL: yoyo 9 reaches psycopg 3 only as postgresql+psycopg."""
+    from yoyo.connections import DatabaseURI
+
     params = parse(url)
     port = params.pop("port", None)
     return DatabaseURI(

@@ -133,20 +133,19 @@ def _plan_and_run(conn: psycopg.Connection, planner: Planner, parent: Parent, st
         first = planner.default_step(parent)
         for step in ([first] if first else []) + planner.create_steps(
                 parent, ref, months_ahead, include_default_rows="drain" in steps):
-            if dry_run or _run_step(conn, parent, step, None, run_id):
+            if dry_run or _run_step(conn, parent, step, run_id):
                 yield step
         if not dry_run:
             parent.default = parent.default or _default_of(conn, parent)
     if "retention" in steps:
-        cutoff = conn.execute("SELECT ops.retention_cutoff(%s::oid::regclass, %s)", (parent.oid, ref)).fetchone()[0]
         for step in planner.retention_steps(parent, ref):
-            if dry_run or _run_step(conn, parent, step, cutoff, run_id):
+            if dry_run or _run_step(conn, parent, step, run_id):
                 yield step
 
 
-def _run_step(conn: psycopg.Connection, parent: Parent, step: Step, cutoff: datetime | None, run_id: str) -> bool:
+def _run_step(conn: psycopg.Connection, parent: Parent, step: Step, run_id: str) -> bool:
     with conn.transaction():
-        if not still_needed(conn, parent, step, cutoff):
+        if not still_needed(conn, parent, step):
             return False
         execute(conn, step)
         conn.execute(LOG_SQL, (run_id, parent.schema, parent.table,

@@ -62,6 +62,7 @@ class Step:
     lower: str | None = None
     upper: str | None = None
     month: object = None
+    cutoff: datetime | None = None  # retention: partitions ending at or before it go
     rows_moved: int = 0
     duration_ms: float = 0.0
 
@@ -142,24 +143,26 @@ class Planner:
     def retention_steps(self, parent: Parent, reference: datetime) -> list[Step]:
         rows = self.conn.execute(
             "SELECT partition_schema, partition_name,"
-            " ops.bound_literal(ops.control_type(%s::oid::regclass), lower_bound),"
-            " ops.bound_literal(ops.control_type(%s::oid::regclass), upper_bound), action, archive_schema"
-            " FROM ops.retention_plan(%s::oid::regclass, %s)",
-            (parent.oid, parent.oid, parent.oid, reference),
+            " ops.bound_literal(ops.control_type(%(p)s::oid::regclass), lower_bound),"
+            " ops.bound_literal(ops.control_type(%(p)s::oid::regclass), upper_bound), action, archive_schema,"
+            " ops.retention_cutoff(%(p)s::oid::regclass, %(ref)s)"
+            " FROM ops.retention_plan(%(p)s::oid::regclass, %(ref)s)",
+            {"p": parent.oid, "ref": reference},
         ).fetchall()
         steps = []
-        for schema, name, lower, upper, action, archive in rows:
+        for schema, name, lower, upper, action, archive, cutoff in rows:
             child = self.r.ident(schema, name)
             sql = self.r.render(
                 f"partition_{action}.sql.j2", child=child,
                 lower=lower, upper=upper,
                 archive_schema=self.r.ident(archive) if archive else "", **self._common(parent),
             )
-            steps.append(Step(action, f"{schema}.{name}", sql, ident=child, lower=lower, upper=upper))
+            steps.append(Step(action, f"{schema}.{name}", sql, ident=child, lower=lower, upper=upper,
+                              cutoff=cutoff))
         return steps
 
 
-def still_needed(conn: psycopg.Connection, parent: Parent, step: Step, cutoff: datetime | None) -> bool:
+def still_needed(conn: psycopg.Connection, parent: Parent, step: Step) -> bool:
     """Re-checked inside the step's transaction, under the parent's lock."""
     conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(ops.lock_key(%s::oid::regclass))", (parent.oid,))
     if step.action in ("create", "drain"):
@@ -168,12 +171,11 @@ def still_needed(conn: psycopg.Connection, parent: Parent, step: Step, cutoff: d
     if step.action == "default":
         return conn.execute("SELECT ops.default_partition(%s::oid::regclass)", (parent.oid,)).fetchone()[0] is None
     row = conn.execute(
-        "SELECT b.upper_bound, b.is_default FROM pg_catalog.pg_inherits AS i"
-        " CROSS JOIN LATERAL ops.partition_bounds(i.inhrelid::regclass) AS b"
-        " WHERE i.inhparent = %s::oid AND i.inhrelid = %s::regclass",
+        "SELECT b.upper_bound, b.is_default FROM ops.child_bounds(%s::oid::regclass) AS b"
+        " WHERE b.partition = pg_catalog.to_regclass(%s)",
         (parent.oid, step.ident),
     ).fetchone()
-    return bool(row) and not row[1] and cutoff is not None and row[0] <= cutoff
+    return bool(row) and not row[1] and step.cutoff is not None and row[0] <= step.cutoff
 
 
 def execute(conn: psycopg.Connection, step: Step) -> None:
