@@ -90,6 +90,17 @@ def end_with_client(conn: psycopg.Connection) -> None:
         conn.execute("SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false)")
 
 
+def error_line(exc: psycopg.Error) -> str:
+    """A server error as one line: message, SQLSTATE, detail."""
+    diag = exc.diag
+    text = diag.message_primary or _first_line(exc)
+    if diag.sqlstate:
+        text = f"{text} [SQLSTATE {diag.sqlstate}]"
+    if diag.message_detail:
+        text += f" ({' '.join(diag.message_detail.split())})"
+    return text
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]

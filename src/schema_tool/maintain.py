@@ -162,11 +162,10 @@ def _default_of(conn: psycopg.Connection, parent: Parent) -> tuple[str, str] | N
 
 
 def _describe(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip().splitlines()[0]
+    text = dburl.error_line(exc)
     if isinstance(exc, psycopg.errors.LockNotAvailable):
-        text = f"lock_timeout expired ({text}); will be retried by the next run"
-    return f"{text} [SQLSTATE {diag.sqlstate}]" if diag.sqlstate else text
+        text = f"lock_timeout expired: {text}; the next run retries"
+    return text
 
 
 def _say(out: TextIO, as_json: bool, line: str, payload: dict[str, object]) -> int:

@@ -279,7 +279,7 @@ class Runner:
             except psycopg.Error as exc:
                 raise ToolError(
                     f"{verb} {migration.id} failed, nothing of it was kept: "
-                    f"{_one_line(exc)}; statement: {_clip(statement)}"
+                    f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
                 ) from None
 
     # -- output ---------------------------------------------------------------
@@ -337,16 +337,6 @@ class _RunLock:
         finally:
             if not self.backend.conn().closed:
                 locks.unlock(self.backend.conn(), locks.MIGRATE)
-
-
-def _one_line(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip().splitlines()[0]
-    if diag.sqlstate:
-        text = f"{text} [SQLSTATE {diag.sqlstate}]"
-    if diag.message_detail:
-        text += f" ({diag.message_detail})"
-    return text
 
 
 def _clip(statement: str, limit: int = 200) -> str:
