@@ -542,7 +542,7 @@ DECLARE
 BEGIN
     EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO schema_tool_readonly', p_schema);
     FOR v_rel IN
-        SELECT c.oid, c.relname
+        SELECT c.oid, c.relname, c.relkind
         FROM pg_catalog.pg_class AS c
         INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
         WHERE n.nspname = p_schema AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
@@ -565,6 +565,17 @@ BEGIN
         ELSE
             EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO schema_tool_readonly', p_schema, v_rel.relname);
         END IF;
+        IF v_rel.relkind IN ('r', 'p') THEN
+            -- reporting sees every tenant's rows (never the secret columns): with row level
+            -- security on, it needs its own policy; a read-only one, for this role only
+            EXECUTE pg_catalog.format(
+                'DROP POLICY IF EXISTS schema_tool_readonly_select ON %I.%I', p_schema, v_rel.relname
+            );
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY schema_tool_readonly_select ON %I.%I FOR SELECT TO schema_tool_readonly USING (TRUE)',
+                p_schema, v_rel.relname
+            );
+        END IF;
         v_count := v_count + 1;
     END LOOP;
     RETURN v_count;
@@ -575,7 +586,7 @@ $$;
 -- Name: FUNCTION grant_read_only(p_schema name, p_secret_columns text[]); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Idempotent: call it again after adding tables. Returns the number of relations granted.';
+COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Each table also gets the policy schema_tool_readonly_select (FOR SELECT TO schema_tool_readonly), so reporting sees every row under row level security. Idempotent: call it again after adding tables. Returns the number of relations granted.';
 
 --
 -- Name: lock_key(regclass); Type: FUNCTION; Schema: ops

@@ -68,3 +68,19 @@ def test_read_only_role_never_sees_secret_columns(db: TestDB) -> None:
         conn.execute("SELECT password_hash FROM zeta.accounts")
     with db.as_role("schema_tool_readonly") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("INSERT INTO zeta.notes VALUES (2, 'no')")
+
+
+def test_read_only_role_sees_every_row_under_row_level_security(db: TestDB) -> None:
+    db.execute("CREATE SCHEMA zeta AUTHORIZATION schema_tool_owner")
+    with db.connect() as conn:
+        conn.execute("SET ROLE schema_tool_owner")
+        conn.execute("CREATE TABLE zeta.tenant_rows (tenant int, body text)")
+        conn.execute("ALTER TABLE zeta.tenant_rows ENABLE ROW LEVEL SECURITY")
+        conn.execute("INSERT INTO zeta.tenant_rows VALUES (1, 'a'), (2, 'b')")
+    with db.as_role("schema_tool_readonly") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM zeta.tenant_rows")
+    db.execute("SELECT ops.grant_read_only('zeta')")
+    with db.as_role("schema_tool_readonly") as conn:
+        assert conn.execute("SELECT count(*) FROM zeta.tenant_rows").fetchone()[0] == 2
+    with db.as_role("schema_tool_readonly") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM zeta.tenant_rows")
