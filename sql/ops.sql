@@ -260,7 +260,8 @@ BEGIN
         ELSE pg_catalog.format('pg_catalog.date_trunc(''month'', %I)::date', v_reg.control_column)
     END;
     RETURN QUERY EXECUTE pg_catalog.format(
-        'SELECT %s, pg_catalog.count(*) FROM %s WHERE %I IS NOT NULL GROUP BY 1 ORDER BY 1',
+        -- NULL and +/-infinity have no month: they stay in DEFAULT (and never stop maintenance)
+        'SELECT %s, pg_catalog.count(*) FROM %s WHERE pg_catalog.isfinite(%I) GROUP BY 1 ORDER BY 1',
         v_month, v_default, v_reg.control_column
     );
 END

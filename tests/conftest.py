@@ -14,12 +14,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import conninfo
 from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from clones import ClonePool
 from pg import TestDB
 from schema_tool import embedded, paths
 from schema_tool.migrate import Runner
@@ -109,7 +109,6 @@ def migrate_template(host: str, port: int, user: str, dbname: str, password: str
 
 
 postgresql_noproc = factories.postgresql_noproc(load=[migrate_template])
-postgresql = factories.postgresql("postgresql_noproc")
 
 
 @pytest.fixture(scope="session")
@@ -133,16 +132,22 @@ def skip_unless_migrated(migrated: list[str], system: str) -> None:
         pytest.skip(f"{system} not migrated (SCHEMA_TOOL_TEST_SYSTEMS)")
 
 
+@pytest.fixture(scope="session")
+def clone_pool(postgresql_noproc, server_url: str) -> Iterator[ClonePool]:
+    """Clones of the template pytest-postgresql migrated once for the session."""
+    pool = ClonePool(server_url, postgresql_noproc.template_dbname)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def db(postgresql: psycopg.Connection) -> Iterator[TestDB]:
-    """This test's own migrated database."""
-    info = postgresql.info
-    url = conninfo.make_conninfo(host=info.host, port=info.port, user=info.user, dbname=info.dbname,
-                                 **({"password": info.password} if info.password else {}))
-    postgresql.close()  # tests open the connections they need
-    handle = TestDB(url)
+def db(clone_pool: ClonePool, server_url: str) -> Iterator[TestDB]:
+    """This test's own migrated database: a fresh clone of the template."""
+    name = clone_pool.take()
+    handle = TestDB(conninfo.make_conninfo(server_url, dbname=name))
     yield handle
     handle.close()
+    clone_pool.drop(name)
 
 
 _counter = iter(range(1, 1_000_000))

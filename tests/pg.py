@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from psycopg import conninfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,32 @@ def concurrently(n: int, url: str, work: Callable[[psycopg.Connection, int], Any
             with contextlib.suppress(Exception):
                 conn.close()
     return results
+
+
+def insert_row(conn: psycopg.Connection, schema: str, table: str, cols: dict[str, Any]) -> Any:
+    """INSERT one row into schema.table; returns its id."""
+    names = list(cols)
+    stmt = psycopg.sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) RETURNING id").format(
+        psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table),
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, names)),
+        psycopg.sql.SQL(", ").join(psycopg.sql.Placeholder() * len(names)),
+    )
+    return conn.execute(stmt, [cols[n] for n in names]).fetchone()[0]
+
+
+def rejected_checks(url: str, schema: str, bad_updates: list[tuple[str, str, str]],
+                    where: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """Applies each (table, SET clause, expected constraint) in its own subtransaction and
+    returns (table, SET clause, constraint PostgreSQL named) for each CheckViolation."""
+    reported = []
+    with psycopg.connect(url) as conn:
+        for table, change, _expected in bad_updates:
+            try:
+                with conn.transaction():
+                    conn.execute(f"UPDATE {schema}.{table} SET {change} WHERE {where[table]}")
+            except psycopg.errors.CheckViolation as exc:
+                reported.append((table, change, exc.diag.constraint_name))
+    return reported
 
 
 def errors(results: list[Any]) -> list[BaseException]:

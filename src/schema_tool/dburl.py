@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 from schema_tool.errors import ToolError, UsageError
+
+if TYPE_CHECKING:  # yoyo is imported lazily: maintenance never needs it
+    from yoyo.connections import DatabaseURI
 
 YOYO_SCHEME = "postgresql+psycopg"
 
@@ -37,7 +41,7 @@ def parse(url: str) -> dict[str, str]:
     return params
 
 
-def to_yoyo(url: str) -> "DatabaseURI":  # noqa: F821 - imported lazily, maintenance never needs yoyo
+def to_yoyo(url: str) -> "DatabaseURI":
     """The yoyo URI for a libpq URL: yoyo 9 reaches psycopg 3 only as postgresql+psycopg."""
     from yoyo.connections import DatabaseURI
 

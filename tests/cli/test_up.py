@@ -3,7 +3,6 @@ changes; `down` stops it."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path

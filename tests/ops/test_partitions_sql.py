@@ -165,3 +165,13 @@ def test_registration_rejects_what_it_cannot_maintain(db: TestDB) -> None:
         db.execute("SELECT ops.register_partitioned_table('public.by_list', 'd')")
     with pytest.raises(psycopg.errors.CheckViolation):
         make_parent(db, "demo", retention="-1 day")
+
+
+def test_rows_without_a_month_stay_in_default_and_never_stop_maintenance(db: TestDB) -> None:
+    parent = make_parent(db, "demo", premake=0)
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('infinity'), ('-infinity'), ('2004-04-04')")
+    db.execute("CALL ops.run_maintenance()")
+    assert db.scalar("SELECT count(*) FROM ops.maintenance_log WHERE action = 'error'") == 0
+    assert db.scalar(f"SELECT count(*) FROM {parent}_default") == 2
+    assert "events_2004_04" in names(db, parent)
+    assert db.query("SELECT * FROM ops.drain_default(%s::regclass)", (parent,)) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -44,8 +43,9 @@ def test_pg_cron_runs_maintenance(db: TestDB, server_url: str) -> None:
 
 
 @pytest.fixture
-def standby(server_url: str) -> str:
-    """A streaming standby of the session's server (pg_basebackup -R), started on its own port."""
+def standby(db: TestDB, server_url: str) -> str:
+    """A streaming standby of the session's server (pg_basebackup -R), started on its own port;
+    the URL of the test database there."""
     params = psycopg.conninfo.conninfo_to_dict(server_url)
     base = Path(tempfile.mkdtemp(prefix="schema-tool-standby-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -59,7 +59,7 @@ def standby(server_url: str) -> str:
         conf.write(f"\nunix_socket_directories = '{cluster.pgdir}'\nshared_preload_libraries = ''\n")
     cluster.start()
     try:
-        yield cluster.url("st_test")
+        yield cluster.url(db.name)
     finally:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
