@@ -6,7 +6,7 @@
 -- seed functions (repaired where the seed is wrong) and the job queue, API key
 -- authentication and tenant isolation (RLS) the seed implies. job_events and
 -- usage_records are monthly range-partitioned and registered with the ops engine.
--- docs/deviations/scrapifie.md lists every place this differs from the seed, and why.
+-- docs/deviations.md (scrapifie) lists every place this differs from the seed, and why.
 --
 -- Tenants: the application role scrapifie_app sets the acting organization per
 -- transaction (SET LOCAL app.organization_id = '<uuid>') and sees only its rows; unset

@@ -8,10 +8,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from conftest import skip_unless_migrated
-from pg import TestDB
+from pg import TestDB, insert_row
 
 APP = "scrapifie_app"
 
@@ -29,13 +28,7 @@ class Builder:
         self.conn = psycopg.connect(db.url, autocommit=True)
 
     def insert(self, table: str, **cols: Any) -> Any:
-        names = list(cols)
-        stmt = sql.SQL("INSERT INTO scrapifie.{} ({}) VALUES ({}) RETURNING id").format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(map(sql.Identifier, names)),
-            sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        )
-        return self.conn.execute(stmt, [cols[n] for n in names]).fetchone()[0]
+        return insert_row(self.conn, "scrapifie", table, cols)
 
     def org(self, balance: int = 0, **cols: Any) -> uuid.UUID:
         slug = cols.pop("slug", f"org-{uuid.uuid4().hex[:10]}")
