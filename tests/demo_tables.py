@@ -13,8 +13,7 @@ def make_parent(db: TestDB, schema: str, table: str = "events", ctype: str = "ti
     """A parent range-partitioned by created_at, owned by schema_tool_owner; returns schema.table."""
     qualified = f"{schema}.{table}"
     with psycopg.connect(db.url, autocommit=True) as conn:
-        # as a migration does: the schema by the session user, for the owner role (a clone
-        # of the template database does not carry the owner's database-level CREATE)
+        # as a migration does: the schema by the session user, for the owner role
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION schema_tool_owner")
         conn.execute("SET ROLE schema_tool_owner")
         conn.execute(
