@@ -37,3 +37,30 @@ def test_sqlfluff_lint_is_clean() -> None:
         capture_output=True, text=True, cwd=root, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+
+
+def test_normalise_is_independent_of_the_server_minor_version() -> None:
+    dumped = "\n".join([
+        "\\restrict abc123",
+        "SET statement_timeout = 0;",
+        "--",
+        "-- Name: f(); Type: FUNCTION; Schema: x; Owner: -",
+        "--",
+        "CREATE FUNCTION x.f() RETURNS void",
+        "    LANGUAGE sql",
+        "    BEGIN ATOMIC",
+        "     UPDATE x.t AS k SET n = 1",
+        "  END;",
+        "CREATE FUNCTION x.g() RETURNS void",
+        "    LANGUAGE plpgsql",
+        "    AS $$ BEGIN",
+        "    UPDATE x.t AS k SET n = 2;",
+        "END $$;",
+        "ALTER TABLE ONLY x.p ATTACH PARTITION x.p_default DEFAULT;",
+        "\\unrestrict abc123",
+    ])
+    text = dump.normalise(dumped, "x")
+    assert "UPDATE x.t k SET n = 1" in text  # the server's deparse: 15.18 and 15.20 agree
+    assert "UPDATE x.t AS k SET n = 2;" in text  # source as written
+    assert "restrict" not in text and "SET statement_timeout" not in text and "Owner" not in text
+    assert "ATTACH PARTITION x.p_default DEFAULT;  -- noqa: PRS" in text
