@@ -14,14 +14,13 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import psycopg
 
-from harness import Bench, Result
+from harness import Bench, Result, race
 
 EXISTING = (1_000, 100_000)
 INSERTS = int(os.environ.get("BENCH_RECORDER_INSERTS", "300"))
@@ -119,28 +118,12 @@ def insert_cost(bench: Bench) -> list[Result]:
 
 def _concurrent_inserts(url: str, job: uuid.UUID, workers: int, total: int) -> float:
     """`workers` connections insert `total` results into one job at once; seconds taken."""
-    barrier = threading.Barrier(workers + 1)
-    failures: list[BaseException] = []
 
-    def work(w: int) -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            barrier.wait()
-            try:
-                for row in range(w, total, workers):
-                    conn.execute(INSERT_RESULT, (job, row, "success"))
-            except BaseException as exc:  # reported below
-                failures.append(exc)
+    def work(conn: psycopg.Connection, w: int) -> None:
+        for row in range(w, total, workers):
+            conn.execute(INSERT_RESULT, (job, row, "success"))
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    if failures:
-        raise failures[0]
-    return time.perf_counter() - started
+    return race(url, workers, work)[0]
 
 
 def _concurrent_jobs(conn: psycopg.Connection, url: str, user: uuid.UUID, rec: uuid.UUID) -> tuple[float, int]:
@@ -192,23 +175,14 @@ def _seed_poll_in_transaction(conn: psycopg.Connection, worker: str) -> uuid.UUI
 def _drain(url: str, workers: int, claim: Callable[[psycopg.Connection, str], uuid.UUID | None]
            ) -> tuple[float, int, int]:
     """Workers claim until the queue is empty: (seconds, claims, duplicate claims)."""
-    claimed: list[list[uuid.UUID]] = [[] for _ in range(workers)]
-    barrier = threading.Barrier(workers + 1)
 
-    def work(w: int) -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            barrier.wait()
-            while (job := claim(conn, f"vdi-{w}")) is not None:
-                claimed[w].append(job)
+    def work(conn: psycopg.Connection, w: int) -> list[uuid.UUID]:
+        mine = []
+        while (job := claim(conn, f"vdi-{w}")) is not None:
+            mine.append(job)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
+    seconds, claimed = race(url, workers, work)
     every = [job for mine in claimed for job in mine]
     return seconds, len(every), len(every) - len(set(every))
 

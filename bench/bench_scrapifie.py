@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import glob
 import os
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from harness import Bench, Result
+from harness import Bench, Result, race
 
 JOBS = int(os.environ.get("BENCH_JOBS", "3000"))
 WORKERS = (1, 4, 8)
@@ -46,29 +43,6 @@ def _procrastinate_schema() -> Path | None:
     except ImportError:
         found = sorted(glob.glob("/tmp/bench-venv/lib/python3*/site-packages/procrastinate/sql/schema.sql"))
         return Path(found[-1]) if found else None
-
-
-def _race(url: str, n: int, work: Callable[[psycopg.Connection, int], Any]) -> tuple[float, list[Any]]:
-    """Run work(conn, i) on n connections released together; wall seconds and results."""
-    conns = [psycopg.connect(url, autocommit=True) for _ in range(n)]
-    barrier = threading.Barrier(n + 1)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = work(conns[i], i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    for c in conns:
-        c.close()
-    return elapsed, results
 
 
 # -- job queue ---------------------------------------------------------------------------
@@ -153,25 +127,25 @@ def queue(bench: Bench) -> list[Result]:
                             " VALUES ('bench', 'bench', 'b@bench.test') RETURNING id").fetchone()[0]
         for n in WORKERS:
             _load_ours(admin, org)
-            t_ours, got = _race(url, n, _ours_worker)
+            t_ours, got = race(url, n, _ours_worker)
             claimed = [j for w in got for j in w]
             assert len(claimed) == len(set(claimed)) == JOBS
             if theirs_url:
                 with psycopg.connect(theirs_url, autocommit=True) as theirs:
                     _load_procrastinate(theirs)
-                t_theirs, got = _race(theirs_url, n, _procrastinate_worker)
+                t_theirs, got = race(theirs_url, n, _procrastinate_worker)
                 fetched = [j for w in got for j in w]
                 assert len(fetched) == len(set(fetched)) == JOBS
                 results.append(Result(f"job claim+finish, {n} worker{'s' * (n > 1)}", JOBS / t_ours,
                                       JOBS / t_theirs, "procrastinate 3 fetch_job_v2", "jobs/s"))
                 if n == WORKERS[-1]:  # procrastinate fetches one job per call; ours can take a batch
                     _load_ours(admin, org)
-                    t_batch, got = _race(url, n, _ours_batch_worker)
+                    t_batch, got = race(url, n, _ours_batch_worker)
                     assert len({j for w in got for j in w}) == JOBS
                     results.append(Result(f"job claim+finish, {n} workers, ours in batches of 10", JOBS / t_batch,
                                           JOBS / t_theirs, "procrastinate 3 fetch_job_v2 (one per call)", "jobs/s"))
             _load_ours(admin, org)
-            t_poll, got = _race(url, n, _seed_poll_worker)
+            t_poll, got = race(url, n, _seed_poll_worker)
             polled = [j for w in got for j in w]
             results.append(Result(f"job claim+finish, {n} worker{'s' * (n > 1)}", JOBS / t_ours, len(polled) / t_poll,
                                   "seed's two-statement poll", "jobs/s"))
@@ -212,10 +186,10 @@ def credits(bench: Bench) -> list[Result]:
                     taken += amounts[i]
             return taken
 
-        t_ours, taken = _race(url, DEDUCT_CONNECTIONS, ours)
+        t_ours, taken = race(url, DEDUCT_CONNECTIONS, ours)
         lost_ours = balance() - (start - sum(taken))
         admin.execute("UPDATE scrapifie.organizations SET credits_balance = %s WHERE id = %s", (start, org))
-        t_naive, taken = _race(url, DEDUCT_CONNECTIONS, naive)
+        t_naive, taken = race(url, DEDUCT_CONNECTIONS, naive)
         lost_naive = balance() - (start - sum(taken))
     calls = DEDUCT_CONNECTIONS * DEDUCTIONS
     results.append(Result(f"deduct_credits, {DEDUCT_CONNECTIONS} connections", calls / t_ours, calls / t_naive,

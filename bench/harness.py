@@ -7,10 +7,12 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import conninfo
@@ -82,6 +84,38 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
         fn()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def race(url: str, n: int, work: Callable[[psycopg.Connection, int], Any]) -> tuple[float, list[Any]]:
+    """work(conn, i) on n connections released together by a barrier: wall seconds from the
+    release to the last finish, and each worker's result. A worker's exception is raised."""
+    conns = [psycopg.connect(url, autocommit=True) for _ in range(n)]
+    barrier = threading.Barrier(n + 1)
+    results: list[Any] = [None] * n
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(conns[i], i)
+        except BaseException as exc:  # raised below, in the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    try:
+        for t in threads:
+            t.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
+    if failures:
+        raise failures[0]
+    return elapsed, results
 
 
 def markdown(results: list[Result]) -> str:
