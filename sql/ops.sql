@@ -370,27 +370,46 @@ $$;
 COMMENT ON FUNCTION ops.drain_default(p_parent regclass) IS 'Moves every row waiting in the DEFAULT partition of one registered parent (or all) into its month''s partition, creating it; in the caller''s transaction. Returns what it created.';
 
 --
+-- Name: drop_system_role(name); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.drop_system_role(p_role name) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF p_role IS NULL THEN
+        RAISE EXCEPTION 'role name is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = p_role) THEN
+        RETURN;
+    END IF;
+    IF NOT pg_catalog.pg_has_role(current_user, p_role, 'USAGE') THEN
+        -- a CREATEROLE non-superuser needs the role's privileges for DROP OWNED BY
+        EXECUTE pg_catalog.format('GRANT %I TO %I', p_role, current_user);
+    END IF;
+    EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET ALL', p_role, current_database());
+    EXECUTE pg_catalog.format('DROP OWNED BY %I', p_role);
+    BEGIN
+        EXECUTE pg_catalog.format('DROP ROLE %I', p_role);
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'role % is still used by another database of this cluster; kept', p_role;
+    END;
+END
+$$;
+
+--
+-- Name: FUNCTION drop_system_role(p_role name); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.drop_system_role(p_role name) IS 'Undoes ops.ensure_system_role (or ops_0001''s roles) in this database: settings, grants and policies of the role, then the role unless another database of the cluster still uses it. Works for a superuser and for a CREATEROLE non-superuser (it makes itself a member first). Absent role: no-op.';
+
+--
 -- Name: drop_app_role(name); Type: FUNCTION; Schema: ops
 --
 
 CREATE FUNCTION ops.drop_app_role(p_schema name) RETURNS void
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_role name := p_schema || '_app';
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = v_role) THEN
-        RETURN;
-    END IF;
-    EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET ALL', v_role, current_database());
-    EXECUTE pg_catalog.format('DROP OWNED BY %I', v_role);
-    BEGIN
-        EXECUTE pg_catalog.format('DROP ROLE %I', v_role);
-    EXCEPTION WHEN dependent_objects_still_exist THEN
-        RAISE NOTICE 'role % is still used by another database of this cluster; kept', v_role;
-    END;
-END
-$$;
+    LANGUAGE sql
+    RETURN ops.drop_system_role((((p_schema)::text || '_app'::text))::name);
 
 --
 -- Name: FUNCTION drop_app_role(p_schema name); Type: COMMENT; Schema: ops
@@ -438,17 +457,39 @@ $$;
 COMMENT ON FUNCTION ops.drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamp with time zone, p_run uuid) IS 'Drops a partition, or detaches it into the archive schema, after re-checking under the parent''s lock that it is still attached, not the DEFAULT partition, and wholly before the cutoff.';
 
 --
--- Name: ensure_app_role(name); Type: FUNCTION; Schema: ops
+-- Name: drop_worker_role(name); Type: FUNCTION; Schema: ops
 --
 
-CREATE FUNCTION ops.ensure_app_role(p_schema name) RETURNS name
+CREATE FUNCTION ops.drop_worker_role(p_schema name) RETURNS void
+    LANGUAGE sql
+    RETURN ops.drop_system_role((((p_schema)::text || '_worker'::text))::name);
+
+--
+-- Name: FUNCTION drop_worker_role(p_schema name); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.drop_worker_role(p_schema name) IS 'Undoes ops.ensure_worker_role in this database; drops the role unless another database still uses it.';
+
+--
+-- Name: ensure_system_role(name, text); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.ensure_system_role(p_schema name, p_kind text) RETURNS name
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 DECLARE
-    v_role name := p_schema || '_app';
+    v_role name;
 BEGIN
+    IF p_schema IS NULL OR p_schema !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'bad schema name %', p_schema USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_kind IS NULL OR p_kind NOT IN ('app', 'worker') THEN
+        RAISE EXCEPTION 'role kind must be app or worker, not %', p_kind
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_role := p_schema || '_' || p_kind;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = v_role) THEN
-        EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', v_role);
+        EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN NOINHERIT', v_role);
     END IF;
     EXECUTE pg_catalog.format(
         'ALTER ROLE %I IN DATABASE %I SET search_path = %I, public',
@@ -456,13 +497,27 @@ BEGIN
     );
     RETURN v_role;
 END
-$$;
+$_$;
+
+--
+-- Name: FUNCTION ensure_system_role(p_schema name, p_kind text); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.ensure_system_role(p_schema name, p_kind text) IS 'Creates the NOLOGIN NOINHERIT role <schema>_<kind> (kind app or worker) if absent and sets its search_path in this database. Idempotent. Runs as the caller, who needs CREATEROLE; call it before SET LOCAL ROLE schema_tool_owner.';
+
+--
+-- Name: ensure_app_role(name); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.ensure_app_role(p_schema name) RETURNS name
+    LANGUAGE sql
+    RETURN ops.ensure_system_role(p_schema, 'app'::text);
 
 --
 -- Name: FUNCTION ensure_app_role(p_schema name); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.ensure_app_role(p_schema name) IS 'Creates the NOLOGIN application role <schema>_app if absent and sets its search_path in this database. Runs as the caller, who needs CREATEROLE; call it before SET LOCAL ROLE schema_tool_owner.';
+COMMENT ON FUNCTION ops.ensure_app_role(p_schema name) IS 'Creates the NOLOGIN NOINHERIT application role <schema>_app if absent and sets its search_path in this database. Runs as the caller, who needs CREATEROLE; call it before SET LOCAL ROLE schema_tool_owner.';
 
 --
 -- Name: ensure_default_partition(regclass); Type: FUNCTION; Schema: ops
@@ -528,6 +583,20 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.ensure_partitions(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) IS 'Creates the DEFAULT partition and the months from p_months_back back to premake ahead that are missing, for one registered parent or all, in the caller''s transaction (rows of those months waiting in DEFAULT move in). CALL ops.run_maintenance() does one transaction per partition. Returns the partitions it created.';
+
+--
+-- Name: ensure_worker_role(name); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.ensure_worker_role(p_schema name) RETURNS name
+    LANGUAGE sql
+    RETURN ops.ensure_system_role(p_schema, 'worker'::text);
+
+--
+-- Name: FUNCTION ensure_worker_role(p_schema name); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.ensure_worker_role(p_schema name) IS 'Creates the NOLOGIN NOINHERIT queue worker role <schema>_worker if absent and sets its search_path in this database. Runs as the caller, who needs CREATEROLE; call it before SET LOCAL ROLE schema_tool_owner.';
 
 --
 -- Name: grant_read_only(name, text[]); Type: FUNCTION; Schema: ops
@@ -1315,18 +1384,21 @@ REVOKE ALL ON FUNCTION ops.bound_literal(p_type regtype, p_at timestamp with tim
 --
 
 REVOKE ALL ON FUNCTION ops.bound_value(p_type regtype, p_literal text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.bound_value(p_type regtype, p_literal text) TO schema_tool_readonly;
 
 --
 -- Name: FUNCTION child_bounds(p_parent regclass); Type: ACL; Schema: ops
 --
 
 REVOKE ALL ON FUNCTION ops.child_bounds(p_parent regclass) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.child_bounds(p_parent regclass) TO schema_tool_readonly;
 
 --
 -- Name: FUNCTION control_type(p_parent regclass); Type: ACL; Schema: ops
 --
 
 REVOKE ALL ON FUNCTION ops.control_type(p_parent regclass) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.control_type(p_parent regclass) TO schema_tool_readonly;
 
 --
 -- Name: FUNCTION create_partition(p_parent regclass, p_month date, p_run uuid); Type: ACL; Schema: ops
@@ -1365,6 +1437,12 @@ REVOKE ALL ON FUNCTION ops.default_partition_name(p_parent_table name) FROM PUBL
 REVOKE ALL ON FUNCTION ops.drain_default(p_parent regclass) FROM PUBLIC;
 
 --
+-- Name: FUNCTION drop_system_role(p_role name); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.drop_system_role(p_role name) FROM PUBLIC;
+
+--
 -- Name: FUNCTION drop_app_role(p_schema name); Type: ACL; Schema: ops
 --
 
@@ -1375,6 +1453,18 @@ REVOKE ALL ON FUNCTION ops.drop_app_role(p_schema name) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamp with time zone, p_run uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION drop_worker_role(p_schema name); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.drop_worker_role(p_schema name) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ensure_system_role(p_schema name, p_kind text); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.ensure_system_role(p_schema name, p_kind text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION ensure_app_role(p_schema name); Type: ACL; Schema: ops
@@ -1393,6 +1483,12 @@ REVOKE ALL ON FUNCTION ops.ensure_default_partition(p_parent regclass) FROM PUBL
 --
 
 REVOKE ALL ON FUNCTION ops.ensure_partitions(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ensure_worker_role(p_schema name); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.ensure_worker_role(p_schema name) FROM PUBLIC;
 
 --
 -- Name: FUNCTION grant_read_only(p_schema name, p_secret_columns text[]); Type: ACL; Schema: ops

@@ -8,6 +8,12 @@ from pathlib import Path
 from schema_tool import paths
 
 
+def ops_ids() -> list[str]:
+    """Ids of the real ops migrations, in order."""
+    return sorted(p.stem for p in (paths.migrations_dir() / "ops").glob("ops_*.sql")
+                  if not p.name.endswith(".rollback.sql"))
+
+
 def make(tmp: Path, systems: tuple[str, ...] = ("ops",)) -> Path:
     """A migrations/ folder holding copies of the named real systems."""
     root = tmp / "migrations"

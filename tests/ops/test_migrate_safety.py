@@ -49,7 +49,7 @@ def test_two_migrate_runs_at_once_apply_once(empty_db: TestDB, tmp_path: Path) -
     assert sum("nothing to apply" in out for out, _ in outputs) == 1
     counts = empty_db.query("SELECT migration_id, count(*) FROM _yoyo_log WHERE operation = 'apply'"
                             " GROUP BY 1 ORDER BY 1")
-    assert counts == [("ops_0001_foundation", 1), ("ops_0002_partition_engine", 1), ("zeta_0001_slow", 1)]
+    assert counts == [(mid, 1) for mid in migdirs.ops_ids()] + [("zeta_0001_slow", 1)]
 
 
 def test_second_run_that_will_not_wait_fails_with_one_line(empty_db: TestDB, tmp_path: Path) -> None:

@@ -84,3 +84,47 @@ def test_read_only_role_sees_every_row_under_row_level_security(db: TestDB) -> N
         assert conn.execute("SELECT count(*) FROM zeta.tenant_rows").fetchone()[0] == 2
     with db.as_role("schema_tool_readonly") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("DELETE FROM zeta.tenant_rows")
+
+
+def test_worker_role_lifecycle_and_roles_inherit_nothing(db: TestDB) -> None:
+    assert db.scalar("SELECT ops.ensure_worker_role('zeta')") == "zeta_worker"
+    assert db.scalar("SELECT ops.ensure_worker_role('zeta')") == "zeta_worker"  # idempotent
+    assert db.scalar("SELECT ops.ensure_app_role('zeta')") == "zeta_app"
+    rows = db.query("SELECT rolname, rolcanlogin, rolinherit FROM pg_roles"
+                    " WHERE rolname IN ('zeta_app', 'zeta_worker') ORDER BY 1")
+    assert rows == [("zeta_app", False, False), ("zeta_worker", False, False)]
+    setting = db.scalar("SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+                        " WHERE d.datname = current_database() AND s.setrole = 'zeta_worker'::regrole")
+    assert setting == ["search_path=zeta, public"]
+    db.execute("SELECT ops.drop_worker_role('zeta'), ops.drop_app_role('zeta')")
+    assert db.query("SELECT 1 FROM pg_roles WHERE rolname IN ('zeta_app', 'zeta_worker')") == []
+    db.execute("SELECT ops.drop_worker_role('zeta')")  # nothing left to drop: fine
+
+
+@pytest.mark.parametrize("bad", [("Zeta", "app"), ("zeta", "admin"), (None, "app"), ("zeta", None)])
+def test_system_role_arguments_are_checked(db: TestDB, bad: tuple[str | None, str | None]) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        db.execute("SELECT ops.ensure_system_role(%s, %s)", bad)
+
+
+def test_a_createrole_non_superuser_drops_roles_it_is_no_member_of(db: TestDB) -> None:
+    """Supabase's postgres: CREATEROLE, no superuser; PostgreSQL 15's DROP OWNED BY needs membership."""
+    db.execute("SELECT ops.ensure_app_role('zeta'), ops.ensure_worker_role('zeta')")
+    db.execute("CREATE SCHEMA zeta AUTHORIZATION schema_tool_owner")
+    db.execute("GRANT USAGE ON SCHEMA zeta TO zeta_app, zeta_worker")
+    db.execute("DROP ROLE IF EXISTS st_migrator")
+    db.execute("CREATE ROLE st_migrator NOSUPERUSER CREATEROLE IN ROLE schema_tool_owner")
+    try:
+        with db.connect(role="st_migrator") as conn:
+            assert not conn.execute("SELECT pg_has_role('zeta_app', 'MEMBER')").fetchone()[0]
+            conn.execute("SELECT ops.drop_worker_role('zeta'), ops.drop_app_role('zeta')")
+        assert db.query("SELECT 1 FROM pg_roles WHERE rolname IN ('zeta_app', 'zeta_worker')") == []
+    finally:
+        db.execute("DROP OWNED BY st_migrator")
+        db.execute("DROP ROLE st_migrator")
+
+
+def test_read_only_role_lists_partitions(db: TestDB) -> None:
+    expected = db.scalar("SELECT count(*) FROM ops.partitions")
+    with db.as_role("schema_tool_readonly") as conn:
+        assert conn.execute("SELECT count(*) FROM ops.partitions").fetchone()[0] == expected > 0

@@ -194,9 +194,10 @@ def test_service_role_bypasses_rls(db: TestDB, two: tuple[Owned, Owned]) -> None
 
 def test_recorder_app_switches_to_the_api_roles(db: TestDB, two: tuple[Owned, Owned]) -> None:
     alice = two[0]
+    with db.as_role("recorder_app", claims(alice.user)) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        # NOINHERIT: directly it has no table privileges of the roles it may switch to
+        conn.execute("SELECT id FROM recorder.recordings")
     with db.as_role("recorder_app", claims(alice.user)) as conn:
-        # directly, it is a signed-in user: RLS applies
-        assert {r[0] for r in conn.execute("SELECT id FROM recorder.recordings")} == {alice.recording}
         conn.execute("SET LOCAL ROLE service_role")
         assert conn.execute("SELECT count(*) FROM recorder.recordings").fetchone()[0] == 2
         conn.execute("SET LOCAL ROLE authenticated")
