@@ -28,6 +28,7 @@ class Result:
     baseline: float
     baseline_name: str
     unit: str = "s"  # "s": lower is better; anything ending in "/s": higher is better
+    goal: str = ""  # the ratio we aim for, e.g. ">= 1.2x" (printed beside the ratio)
 
     @property
     def higher_is_better(self) -> bool:
@@ -119,11 +120,11 @@ def race(url: str, n: int, work: Callable[[psycopg.Connection, int], Any]) -> tu
 
 
 def markdown(results: list[Result]) -> str:
-    lines = ["| benchmark | ours | baseline | baseline is | ours is |", "|---|---|---|---|---|"]
+    lines = ["| benchmark | ours | baseline | baseline is | ours is | goal |", "|---|---|---|---|---|---|"]
     for r in results:
         verdict = f"{r.ratio:.2f}x {'better' if r.ratio >= 1 else 'worse'}"
         lines.append(f"| {r.benchmark} | {_fmt(r.ours, r.unit)} | {_fmt(r.baseline, r.unit)} | "
-                     f"{r.baseline_name} | {verdict} |")
+                     f"{r.baseline_name} | {verdict} | {r.goal} |")
     return "\n".join(lines)
 
 
