@@ -80,11 +80,13 @@ class Runner:
         with self._backend("migrate") as backend:
             if dry_run:
                 pending = self._pending(backend, migrations)
+                _check_concurrent(pending, "apply")
                 self._print_plan(pending, "apply")
                 return [m.id for m in pending]
             with self._locked(backend):
                 self._refuse_drift(backend, everything, allow_drift)
                 pending = self._pending(backend, migrations)
+                _check_concurrent(pending, "apply")
                 if not pending:
                     self._say("nothing to apply: the database is up to date")
                     return []
@@ -226,8 +228,7 @@ class Runner:
         for m in chosen:
             if not sources.rollback_path(m).exists():
                 raise ToolError(f"cannot roll back {m.id}: it has no {sources.rollback_path(m).name}")
-            if m.use_transactions is False:
-                raise ToolError(f"cannot roll back {m.id}: it is not transactional")
+        _check_concurrent(chosen, "rollback")
         keep = set(applied_ms) - set(chosen)
         for m in chosen:
             blockers = sorted(d.id for d in descendants(m, applied_ms) if d in keep)
@@ -249,9 +250,9 @@ class Runner:
     def _run_one(self, backend: Backend, migration: Migration, direction: str) -> None:
         """One migration, its yoyo bookkeeping and its checksum: one transaction."""
         verb = "applying" if direction == "apply" else "rolling back"
-        if migration.use_transactions is False:
-            raise ToolError(f"{migration.id} declares transactional: false; "
-                            "schema-tool runs every migration in one transaction")
+        if sources.is_concurrent(migration):
+            self._run_concurrent(backend, migration, direction, verb)
+            return
         self._say(f"{verb} {migration.id}")
         statement = ""
         with locks.LockWatcher(self.url, backend.pid) as watcher:
@@ -262,14 +263,7 @@ class Runner:
                     statement = "(schema-tool bookkeeping)"
                     backend.execute("RESET ROLE")
                     backend.execute("RESET search_path")
-                    if direction == "apply":
-                        backend.mark_one(migration, log=False)
-                        self._record_checksum(backend, migration)
-                    else:
-                        backend.unmark_one(migration, log=False)
-                        backend.execute(f"DELETE FROM {CHECKSUM_TABLE} WHERE migration_id = :id",
-                                        {"id": migration.id})
-                    backend.log_migration(migration, direction)
+                    self._book(backend, migration, direction)
             except psycopg.errors.LockNotAvailable:
                 seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
                 raise ToolError(
@@ -282,6 +276,31 @@ class Runner:
                     f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
                 ) from None
 
+    def _book(self, backend: Backend, migration: Migration, direction: str) -> None:
+        """yoyo's record of the migration, its checksum and the log row (in a transaction)."""
+        if direction == "apply":
+            backend.mark_one(migration, log=False)
+            self._record_checksum(backend, migration)
+        else:
+            backend.unmark_one(migration, log=False)
+            backend.execute(f"DELETE FROM {CHECKSUM_TABLE} WHERE migration_id = :id",
+                            {"id": migration.id})
+        backend.log_migration(migration, direction)
+
+    def _run_concurrent(self, backend: Backend, migration: Migration, direction: str, verb: str) -> None:
+        """A concurrent-index migration: each statement on its own, then the bookkeeping."""
+        from schema_tool import indexbuild
+
+        steps = sources.concurrent_steps(migration, direction)
+        self._say(f"{verb} {migration.id} (not in a transaction: {len(steps)} concurrent index statement(s))")
+        indexbuild.run(self.url, steps, migration_id=migration.id, verb=verb, say=self._say)
+        try:
+            with backend.transaction():
+                self._book(backend, migration, direction)
+        except psycopg.Error as exc:
+            raise ToolError(f"{verb} {migration.id}: its indexes are done but recording it failed: "
+                            f"{dburl.error_line(exc)} (run it again)") from None
+
     # -- output ---------------------------------------------------------------
 
     def _print_plan(self, migrations: list[Migration], direction: str) -> None:
@@ -289,7 +308,9 @@ class Runner:
             self._say(f"-- nothing to {'apply' if direction == 'apply' else 'roll back'}")
             return
         for m in migrations:
-            self.out.write(f"-- {direction} {m.id} ({m.path}), in one transaction\n")
+            how = ("not in a transaction: each index built concurrently" if sources.is_concurrent(m)
+                   else "in one transaction")
+            self.out.write(f"-- {direction} {m.id} ({m.path}), {how}\n")
             for stmt in sources.statements(m, direction):
                 self.out.write(stmt.rstrip() + ("\n\n" if stmt.rstrip().endswith(";") else ";\n\n"))
             self.out.write("\n")
@@ -337,6 +358,13 @@ class _RunLock:
         finally:
             if not self.backend.conn().closed:
                 locks.unlock(self.backend.conn(), locks.MIGRATE)
+
+
+def _check_concurrent(migrations: list[Migration], direction: str) -> None:
+    """Refuse, before anything runs, a non-transactional migration that is not index builds."""
+    for migration in migrations:
+        if sources.is_concurrent(migration):
+            sources.concurrent_steps(migration, direction)
 
 
 def _clip(statement: str, limit: int = 200) -> str:
