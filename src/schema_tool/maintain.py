@@ -83,7 +83,8 @@ def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: boo
                             {"locked_out": True, "tables": []})
         try:
             run_id = str(uuid.uuid4())
-            reports = _maintain(conn, steps, dry_run, ref, months_ahead, run_id, out if dry_run else None)
+            reports = _maintain(conn, steps, dry_run, ref, months_ahead, run_id,
+                               (sys.stderr if as_json else out) if dry_run else None)
             if not dry_run:
                 conn.execute("DELETE FROM ops.maintenance_log WHERE logged_at < pg_catalog.now() - interval '90 days'")
         finally:
@@ -93,10 +94,10 @@ def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: boo
     if as_json:
         json.dump({"run_id": run_id, "reference": ref.isoformat(), "dry_run": dry_run, "ok": not failed,
                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                   "tables": [r.as_dict() for r in reports]}, out, indent=2, default=str)
+                   "tables": [r.as_dict() for r in reports]}, out, default=str)
         out.write("\n")
-    elif not dry_run and not quiet:
-        _print_text(reports, out, time.perf_counter() - started)
+    elif not quiet:
+        _print_text(reports, out, time.perf_counter() - started, show_steps=not dry_run)
     return 1 if failed else 0
 
 
@@ -170,20 +171,21 @@ def _describe(exc: psycopg.Error) -> str:
 
 def _say(out: TextIO, as_json: bool, line: str, payload: dict[str, object]) -> int:
     if as_json:
-        json.dump({"ok": True, "message": line, **payload}, out, indent=2)
+        json.dump({"ok": True, "message": line, **payload}, out)
         out.write("\n")
     else:
         out.write(line + "\n")
     return 0
 
 
-def _print_text(reports: list[TableReport], out: TextIO, seconds: float) -> None:
+def _print_text(reports: list[TableReport], out: TextIO, seconds: float, show_steps: bool = True) -> None:
     changed = 0
     for report in reports:
         for step in report.steps:
             changed += 1
             moved = f", {step.rows_moved} rows moved from DEFAULT" if step.rows_moved else ""
-            out.write(f"{ACTION_KEYS[step.action]:<8} {step.partition}{moved} ({step.duration_ms:.1f} ms)\n")
+            if show_steps:  # a dry run printed each step's SQL instead
+                out.write(f"{ACTION_KEYS[step.action]:<8} {step.partition}{moved} ({step.duration_ms:.1f} ms)\n")
         if report.error:
             out.write(f"FAILED   {report.parent}: {report.error}\n")
     failed = sum(1 for r in reports if r.error)
@@ -212,9 +214,9 @@ def list_partitions(url: str, *, as_json: bool, out: TextIO = sys.stdout) -> int
             "row_estimate": est, "bytes": size,
         })
     if as_json:
-        json.dump([{"parent": p.name, "control_column": p.control_column, "premake": p.premake,
+        json.dump({"tables": [{"parent": p.name, "control_column": p.control_column, "premake": p.premake,
                     "retention": p.retention, "retention_mode": p.retention_mode, "exists": p.oid is not None,
-                    "partitions": by_parent.get(p.name, [])} for p in parents], out, indent=2)
+                    "partitions": by_parent.get(p.name, [])} for p in parents]}, out)
         out.write("\n")
         return 0
     for p in parents:

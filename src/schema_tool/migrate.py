@@ -310,7 +310,8 @@ class Runner:
         for m in migrations:
             how = ("not in a transaction: each index built concurrently" if sources.is_concurrent(m)
                    else "in one transaction")
-            self.out.write(f"-- {direction} {m.id} ({m.path}), {how}\n")
+            path = sources.rollback_path(m) if direction == "rollback" else m.path
+            self.out.write(f"-- {direction} {m.id} ({path}), {how}\n")
             for stmt in sources.statements(m, direction):
                 self.out.write(stmt.rstrip() + ("\n\n" if stmt.rstrip().endswith(";") else ";\n\n"))
             self.out.write("\n")

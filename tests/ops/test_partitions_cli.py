@@ -155,7 +155,7 @@ def test_a_registered_table_that_is_gone_is_reported(db: TestDB) -> None:
 
 def test_partitions_list(db: TestDB) -> None:
     parent = make_parent(db, "demo", premake=1, retention="90 days")
-    listing = json.loads(db.cli("partitions", "list", "--json").stdout)
+    listing = json.loads(db.cli("partitions", "list", "--json").stdout)["tables"]
     entry = next(e for e in listing if e["parent"] == parent)
     assert entry["retention"] == "90 days" and entry["retention_mode"] == "drop" and entry["exists"]
     assert [p["partition"] for p in entry["partitions"]] == ["demo." + n for n in names(db, parent)]
