@@ -48,6 +48,9 @@ def _make_tables(conn: psycopg.Connection, schema: str, n: int) -> list[str]:
 
 
 def setup_and_noop(bench: Bench) -> list[Result]:
+    if not bench.has_extension("pg_partman"):
+        bench.skip("partition setup and no-op maintenance vs pg_partman", "pg_partman")
+        return []
     url = bench.fresh_db("bench_setup", systems=["ops"])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA partman")
