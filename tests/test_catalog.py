@@ -1,4 +1,4 @@
-"""Catalog rules every schema of this package keeps (see DESIGN.md's quality bar)."""
+"""Catalog rules every schema of this package keeps (see docs/conventions.md and docs/security.md)."""
 
 from __future__ import annotations
 
