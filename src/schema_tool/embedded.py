@@ -239,8 +239,17 @@ def adopt_local(placement: Placement) -> Cluster | None:
     return cluster
 
 
+OWN_FILES = {"data", "run", "postgres.log"}  # all that a cluster directory of ours holds
+
+
 def purge_local(cluster: Cluster) -> None:
-    """Delete the cluster's files and its pointer (the cluster must be stopped)."""
+    """Delete the cluster's files and its pointer (the cluster must be stopped). Only a
+    directory holding nothing but a cluster's files is deleted, whatever the record says."""
+    if cluster.pgdir.exists():
+        others = {p.name for p in cluster.pgdir.iterdir()} - OWN_FILES
+        if others:
+            raise ToolError(f"not deleting {cluster.pgdir}: it holds more than a PostgreSQL cluster "
+                            f"({', '.join(sorted(others))})")
     shutil.rmtree(cluster.pgdir, ignore_errors=True)
     if cluster.pgdir.exists():
         raise ToolError(f"could not delete {cluster.pgdir}")

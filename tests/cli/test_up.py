@@ -172,3 +172,18 @@ def test_root_in_a_private_directory_keeps_the_cluster_findable(tmp_path: Path) 
         assert not pgdir.exists()
     finally:
         _cleanup(env)
+
+
+def test_purge_deletes_only_a_cluster_directory(tmp_path: Path) -> None:
+    """Whatever the record says, `down --purge` never deletes a directory of other files."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "cluster.json").write_text(json.dumps({"pgdir": str(precious), "port": 1}))
+    result = run_cli("down", "--purge", env={"SCHEMA_TOOL_STATE_DIR": str(state)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"schema-tool: not deleting {precious}: it holds more than a PostgreSQL "
+                                     "cluster (notes.txt)")
+    assert (precious / "notes.txt").read_text() == "keep me" and (state / "cluster.json").exists()
