@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from schema_tool import dburl, paths
+from schema_tool import paths
 from schema_tool.errors import UsageError
 
 NO_DATABASE = ("no database given: pass --database-url, set DATABASE_URL, "
@@ -34,6 +34,8 @@ def dispatch(args: argparse.Namespace) -> int:
 def database_url(args: argparse.Namespace, local_dbname: str | None = None) -> str:
     """--database-url, else DATABASE_URL, else the running local cluster of `up` (said on
     stderr, so that --json output stays clean); none of them is a usage error."""
+    from schema_tool import dburl  # psycopg: only for commands that reach a database
+
     url = dburl.resolve(args.database_url, required=False)
     if url is not None:
         return url
@@ -132,7 +134,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from schema_tool import local
+    from schema_tool import dburl, local
 
     return local.up(dburl.resolve(args.database_url, required=False), _root(args))
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from schema_tool import dburl, embedded
+from schema_tool import embedded
 
 DATABASE = "schema_tool"
 
@@ -97,6 +97,8 @@ def running_url(dbname: str) -> str | None:
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
+    from schema_tool import dburl
+
     with dburl.connect(admin_url, app="schema-tool up") as conn:
         exists = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
@@ -118,6 +120,8 @@ GROUP BY n.nspname ORDER BY n.nspname
 
 
 def summary(url: str, out: TextIO) -> None:
+    from schema_tool import dburl
+
     with dburl.connect(url, app="schema-tool up") as conn:
         rows = conn.execute(SUMMARY_SQL).fetchall()
     width = max([len("schema"), *(len(r[0]) for r in rows)])
