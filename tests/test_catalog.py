@@ -9,6 +9,13 @@ from pg import TestDB
 # Granted to PUBLIC on purpose, with the reason.
 PUBLIC_ALLOWED: dict[str, str] = {}
 
+# Columns a policy names without leading an index, with the reason (a WITH CHECK that checks
+# the new row filters nothing, so no index would serve it).
+POLICY_COLUMNS_UNINDEXED: dict[str, str] = {
+    "recorder.execution_jobs.worker_id": "only in execution_jobs_update_scope's WITH CHECK (a tenant may put "
+                                         "back in the queue only a job no worker holds)",
+}
+
 OUR_SCHEMAS_SQL = """
 SELECT n.oid FROM pg_namespace n
 WHERE n.nspname = ANY(%(schemas)s)
@@ -118,7 +125,8 @@ def test_foreign_key_and_policy_columns_lead_an_index(db: TestDB, schemas: list[
         """,
         (schemas,),
     )
-    assert unindexed_policy_columns == [], "columns policies filter on that lead no index"
+    unexplained = [r[0] for r in unindexed_policy_columns if r[0] not in POLICY_COLUMNS_UNINDEXED]
+    assert unexplained == [], "columns policies filter on that lead no index"
 
 
 def test_tables_and_jsonb_columns_are_commented(db: TestDB, schemas: list[str]) -> None:
