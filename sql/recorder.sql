@@ -245,7 +245,7 @@ BEGIN
         SELECT p.id
         FROM recorder.execution_jobs AS p
         WHERE p.status = 'pending'
-        ORDER BY p.created_at
+        ORDER BY p.created_at, p.id
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     )
@@ -257,7 +257,7 @@ $$;
 -- Name: FUNCTION claim_execution_job(worker_id text); Type: COMMENT; Schema: recorder
 --
 
-COMMENT ON FUNCTION recorder.claim_execution_job(worker_id text) IS 'Worker queue: claims the oldest pending job for worker_id (status running, claimed_at now, started_at on first claim, attempts + 1: the fencing token) in one statement, skipping jobs other workers are claiming (FOR UPDATE SKIP LOCKED on idx_execution_jobs_poller), and returns it; no row when none is pending. NULL worker_id: 22004; blank or longer than 255: 22023.';
+COMMENT ON FUNCTION recorder.claim_execution_job(worker_id text) IS 'Worker queue: claims the oldest pending job for worker_id (status running, claimed_at now, started_at on first claim, attempts + 1: the fencing token) in one statement, skipping jobs other workers are claiming (FOR UPDATE SKIP LOCKED on idx_execution_jobs_claim; ties by id), and returns it; no row when none is pending. NULL worker_id: 22004; blank or longer than 255: 22023.';
 
 --
 -- Name: finish_execution_job(uuid, integer, text); Type: FUNCTION; Schema: recorder
@@ -268,7 +268,10 @@ CREATE FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_job recorder.execution_jobs;
+    v_status text;
+    v_attempts integer;
+    v_done integer;
+    v_total integer;
 BEGIN
     IF p_job_id IS NULL OR p_attempt IS NULL OR p_status IS NULL THEN
         RAISE EXCEPTION 'job id, attempt and status must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -277,7 +280,7 @@ BEGIN
         RAISE EXCEPTION 'a worker finishes a job as completed or failed, not %', p_status
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT j.* INTO v_job
+    SELECT j.status, j.attempts, j.completed_rows, j.total_rows INTO v_status, v_attempts, v_done, v_total
     FROM recorder.execution_jobs AS j
     WHERE j.id = p_job_id
     FOR NO KEY UPDATE;
@@ -285,17 +288,17 @@ BEGIN
         RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
     END IF;
     -- the progress trigger already ended it (last row, or stop_on_error): nothing to do
-    IF v_job.attempts = p_attempt AND v_job.status = p_status THEN
-        RETURN v_job.status;
+    IF v_attempts = p_attempt AND v_status = p_status THEN
+        RETURN v_status;
     END IF;
-    IF v_job.status <> 'running' OR v_job.attempts <> p_attempt THEN
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
         RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
-            p_job_id, p_attempt, v_job.status, v_job.attempts
+            p_job_id, p_attempt, v_status, v_attempts
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF p_status = 'completed' AND v_job.completed_rows < v_job.total_rows THEN
+    IF p_status = 'completed' AND v_done < v_total THEN
         RAISE EXCEPTION 'execution job % has % of % rows done: record every row first, or finish it as failed',
-            p_job_id, v_job.completed_rows, v_job.total_rows
+            p_job_id, v_done, v_total
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     UPDATE recorder.execution_jobs AS j
@@ -339,37 +342,37 @@ COMMENT ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt in
 -- Name: held_job(uuid, integer); Type: FUNCTION; Schema: recorder
 --
 
-CREATE FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer) RETURNS recorder.execution_jobs
+CREATE FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) RETURNS record
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_job recorder.execution_jobs;
+    v_status text;
+    v_attempts integer;
 BEGIN
     IF p_job_id IS NULL OR p_attempt IS NULL THEN
         RAISE EXCEPTION 'job id and attempt must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT j.* INTO v_job
+    SELECT j.status, j.attempts, j.total_rows, j.recording_id INTO v_status, v_attempts, total_rows, recording_id
     FROM recorder.execution_jobs AS j
     WHERE j.id = p_job_id
     FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
     END IF;
-    IF v_job.status <> 'running' OR v_job.attempts <> p_attempt THEN
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
         RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
-            p_job_id, p_attempt, v_job.status, v_job.attempts
+            p_job_id, p_attempt, v_status, v_attempts
             USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'the job was requeued, cancelled or finished; stop working on it';
     END IF;
-    RETURN v_job;
 END
 $$;
 
 --
--- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer); Type: COMMENT; Schema: recorder
+-- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid); Type: COMMENT; Schema: recorder
 --
 
-COMMENT ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer) IS 'Internal to the worker functions: the job row, locked (FOR NO KEY UPDATE, so requeueing skips it), when it is running under attempt p_attempt; 22004 for NULLs, P0002 for an unknown job, 55000 when the worker no longer holds it.';
+COMMENT ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) IS 'Internal to the worker functions: locks the job row (FOR NO KEY UPDATE, so requeueing skips it) when it is running under attempt p_attempt and returns its total_rows and recording_id (nothing else is read: csv_data stays on disk); 22004 for NULLs, P0002 for an unknown job, 55000 when the worker no longer holds it.';
 
 --
 -- Name: invite_to_team(uuid, text, interval); Type: FUNCTION; Schema: recorder
@@ -542,10 +545,10 @@ CREATE FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integ
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_job recorder.execution_jobs;
+    v_recording uuid;
 BEGIN
-    v_job := recorder.held_job(p_job_id, p_attempt);
-    RETURN QUERY SELECT * FROM recorder.lookup_healing_cache(v_job.recording_id, p_step_number, p_original_selector);
+    SELECT h.recording_id INTO v_recording FROM recorder.held_job(p_job_id, p_attempt) AS h;
+    RETURN QUERY SELECT * FROM recorder.lookup_healing_cache(v_recording, p_step_number, p_original_selector);
 END
 $$;
 
@@ -596,19 +599,35 @@ CREATE FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt intege
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_job recorder.execution_jobs;
+    v_status text;
+    v_attempts integer;
+    v_total integer;
     v_id uuid;
 BEGIN
-    IF p_row_index IS NULL OR p_status IS NULL OR p_row_data IS NULL THEN
-        RAISE EXCEPTION 'row index, status and row data must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF p_job_id IS NULL OR p_attempt IS NULL OR p_row_index IS NULL OR p_status IS NULL OR p_row_data IS NULL THEN
+        RAISE EXCEPTION 'job id, attempt, row index, status and row data must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF p_status NOT IN ('success', 'failed', 'skipped') THEN
         RAISE EXCEPTION 'status must be success, failed or skipped, not %', p_status
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_job := recorder.held_job(p_job_id, p_attempt);
-    IF p_row_index < 0 OR p_row_index >= v_job.total_rows THEN
-        RAISE EXCEPTION 'row index % is outside the % CSV rows of job %', p_row_index, v_job.total_rows, p_job_id
+    -- held_job(), inline: this runs once per CSV row
+    SELECT j.status, j.attempts, j.total_rows INTO v_status, v_attempts, v_total
+    FROM recorder.execution_jobs AS j
+    WHERE j.id = p_job_id
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
+        RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
+            p_job_id, p_attempt, v_status, v_attempts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'the job was requeued, cancelled or finished; stop working on it';
+    END IF;
+    IF p_row_index < 0 OR p_row_index >= v_total THEN
+        RAISE EXCEPTION 'row index % is outside the % CSV rows of job %', p_row_index, v_total, p_job_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- a retried row replaces its result; the progress trigger applies the difference
@@ -648,19 +667,19 @@ CREATE FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_job recorder.execution_jobs;
+    v_recording uuid;
     v_id uuid;
 BEGIN
     IF p_step_number IS NULL OR p_original_selector IS NULL OR p_success IS NULL THEN
         RAISE EXCEPTION 'step number, original selector and success must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    v_job := recorder.held_job(p_job_id, p_attempt);
+    SELECT h.recording_id INTO v_recording FROM recorder.held_job(p_job_id, p_attempt) AS h;
     INSERT INTO recorder.healing_logs (
         execution_job_id, recording_id, step_number, original_selector, healed_selector, healing_method,
         confidence_score, screenshot_url, claude_request, claude_response, cache_hit, success, error_message
     ) VALUES (
-        p_job_id, v_job.recording_id, p_step_number, p_original_selector, p_healed_selector, p_healing_method,
+        p_job_id, v_recording, p_step_number, p_original_selector, p_healed_selector, p_healing_method,
         p_confidence_score, p_screenshot_url, p_claude_request, p_claude_response, coalesce(p_cache_hit, FALSE),
         p_success, p_error_message
     )
@@ -1564,6 +1583,18 @@ CREATE INDEX idx_execution_logs_level ON ONLY recorder.execution_logs USING btre
 --
 
 CREATE INDEX execution_logs_default_level_idx ON recorder.execution_logs_default USING btree (level);
+
+--
+-- Name: idx_execution_jobs_claim; Type: INDEX; Schema: recorder
+--
+
+CREATE INDEX idx_execution_jobs_claim ON recorder.execution_jobs USING btree (created_at, id) WHERE (status = 'pending'::text);
+
+--
+-- Name: INDEX idx_execution_jobs_claim; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON INDEX recorder.idx_execution_jobs_claim IS 'The worker queue''s claim (claim_execution_job): pending jobs in (created_at, id) order. A claimed job leaves it.';
 
 --
 -- Name: idx_execution_jobs_created_at; Type: INDEX; Schema: recorder
@@ -2662,10 +2693,10 @@ GRANT ALL ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt 
 GRANT ALL ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) TO service_role;
 
 --
--- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer); Type: ACL; Schema: recorder
+-- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid); Type: ACL; Schema: recorder
 --
 
-REVOKE ALL ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION invite_to_team(p_team_id uuid, p_role text, p_valid_for interval); Type: ACL; Schema: recorder

@@ -118,15 +118,29 @@ def test_a_job_locked_by_a_worker_is_not_requeued_under_it(db: TestDB, make: Bui
 def test_the_seed_poller_and_the_queue_functions_use_their_indexes(db: TestDB, make: Builder) -> None:
     many_jobs(make, pending=5, done=3000, running=300)
     with db.connect() as conn:
-        assert "idx_execution_jobs_poller" in plan_of(conn, POLLER)
+        # the seed's poller reads one of the two pending-only indexes (recorder_0008 added the claim's)
+        poller = plan_of(conn, POLLER)
+        assert "idx_execution_jobs_poller" in poller or "idx_execution_jobs_claim" in poller
         claimed = nested_plans(conn, "SELECT * FROM recorder.claim_execution_job('vdi-1')")
-        assert "idx_execution_jobs_poller" in claimed and "LockRows" in claimed
+        assert "idx_execution_jobs_claim" in claimed and "LockRows" in claimed and "Sort" not in claimed
         requeued = nested_plans(conn, "SELECT recorder.requeue_stale_execution_jobs(interval '10 minutes')")
         assert "idx_execution_jobs_stale" in requeued and "LockRows" in requeued
         for function in ("claim_execution_job(text)", "requeue_stale_execution_jobs(interval)"):
             body = conn.execute("SELECT prosrc FROM pg_proc WHERE oid = %s::regprocedure",
                                 (f"recorder.{function}",)).fetchone()[0]
             assert "SKIP LOCKED" in body.upper(), function
+
+
+def test_the_claim_keeps_its_index_when_the_statistics_are_stale(db: TestDB, make: Builder) -> None:
+    """A burst of jobs into an empty queue, analyzed while all are pending, then claimed: the
+    claim's plan stays on idx_execution_jobs_claim (no walk over the jobs finished since)."""
+    many_jobs(make, pending=3000, done=0)
+    with db.connect() as conn:
+        conn.execute("SET ROLE recorder_worker")
+        for _ in range(2000):
+            conn.execute("SELECT id FROM recorder.claim_execution_job('vdi-1')")
+        conn.execute("RESET ROLE")
+        assert "idx_execution_jobs_claim" in nested_plans(conn, "SELECT * FROM recorder.claim_execution_job('v')")
 
 
 def test_only_the_workers_may_claim(db: TestDB, make: Builder) -> None:
