@@ -83,3 +83,21 @@ def test_no_tenant_timestamp_reaches_the_partition_engine(app, db: TestDB, world
                          " ON c.oid = con.conrelid WHERE con.conname LIKE 'chk_%%_created_at_range'"
                          " AND c.relnamespace = 'replay'::regnamespace AND NOT c.relispartition GROUP BY 1 ORDER BY 1")
     assert validated == [("analytics_events", True), ("audit_logs", True)]
+
+
+def test_maintenance_functions_refuse_bad_arguments_too(db: TestDB) -> None:
+    """The owner's maintenance functions (never granted to replay_app) raise as well: nothing
+    answers a bad argument by doing nothing."""
+    for statement, error in [
+        ("SELECT replay.archive_old_data(NULL)", MISSING),  # no retention policy names it
+        ("SELECT replay.archive_old_data('users', 30)", INVALID),  # not a table archival knows
+        ("SELECT replay.archive_old_data('recordings', 0)", INVALID),
+        ("SELECT replay.archive_old_data('recordings', -1)", INVALID),
+        ("SELECT replay.cleanup_old_audit_logs(0)", INVALID),
+        ("SELECT replay.create_monthly_partition(NULL, '2026-01')", INVALID),
+        ("SELECT replay.create_monthly_partition('audit_logs', NULL)", INVALID),
+        ("SELECT replay.create_monthly_partition('audit_logs', '2026-13')", INVALID),
+        ("SELECT replay.create_monthly_partition('users', '2026-01')", INVALID),
+    ]:
+        with pytest.raises(error):
+            db.execute(statement)
