@@ -2454,13 +2454,13 @@ CREATE POLICY users_default_team_scope ON recorder.users AS RESTRICTIVE FOR UPDA
 -- Name: users users_email_from_claims; Type: POLICY; Schema: recorder
 --
 
-CREATE POLICY users_email_from_claims ON recorder.users AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), email))));
+CREATE POLICY users_email_from_claims ON recorder.users AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(NULLIF(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), ''::text), email))));
 
 --
 -- Name: users users_email_from_claims_update; Type: POLICY; Schema: recorder
 --
 
-CREATE POLICY users_email_from_claims_update ON recorder.users AS RESTRICTIVE FOR UPDATE TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), email))));
+CREATE POLICY users_email_from_claims_update ON recorder.users AS RESTRICTIVE FOR UPDATE TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(NULLIF(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), ''::text), email))));
 
 --
 -- Name: users users_insert_own; Type: POLICY; Schema: recorder

@@ -9,8 +9,8 @@
 -- - Foreign keys stay inside the tenant: a job's team is its recording's team; a healing
 --   log's job is a job of its recording. Only a recording's owner moves it to another team
 --   or changes its visibility (a member of two teams could move a colleague's recording).
--- - recorder.users.email is the JWT's email when the claims carry one (no squatting another
---   user's address, which the UNIQUE constraint would turn into a failed sign-up for them).
+-- - recorder.users.email is the JWT's email when the claims carry a non-empty one (no squatting
+--   another user's address, which the UNIQUE constraint would turn into their failed sign-up).
 -- - user_team_ids() answers only about the signed-in user; bad arguments are errors.
 -- - Partition keys are bounded (chk_<table>_<column>_range, NOT VALID here, validated by
 --   recorder_0007); the read-only role no longer reads VM URLs, AI request/response bodies or
@@ -165,14 +165,18 @@ CREATE POLICY users_email_from_claims ON recorder.users
 AS RESTRICTIVE
 FOR INSERT TO authenticated
 WITH CHECK (
-    lower(email) = lower(coalesce(nullif(current_setting('request.jwt.claims', TRUE), '')::jsonb ->> 'email', email))
+    lower(email) = lower(
+        coalesce(nullif(nullif(current_setting('request.jwt.claims', TRUE), '')::jsonb ->> 'email', ''), email)
+    )
 );
 
 CREATE POLICY users_email_from_claims_update ON recorder.users
 AS RESTRICTIVE
 FOR UPDATE TO authenticated
 WITH CHECK (
-    lower(email) = lower(coalesce(nullif(current_setting('request.jwt.claims', TRUE), '')::jsonb ->> 'email', email))
+    lower(email) = lower(
+        coalesce(nullif(nullif(current_setting('request.jwt.claims', TRUE), '')::jsonb ->> 'email', ''), email)
+    )
 );
 
 CREATE POLICY recordings_owner_moves ON recorder.recordings

@@ -150,6 +150,9 @@ def test_nobody_squats_another_users_email(db: TestDB, make: Builder) -> None:
     victim_jwt = {"request.jwt.claims": json.dumps({"sub": str(victim), "email": "victim@example.test"})}
     with db.as_role("authenticated", victim_jwt) as conn:  # the victim signs up as usual
         assert attempt(conn, insert, (victim, "victim@example.test")) == 1
+    phone_jwt = {"request.jwt.claims": json.dumps({"sub": str(victim), "email": "", "phone": "+15550100"})}
+    with db.as_role("authenticated", phone_jwt) as conn:  # no address in the token: nothing to compare
+        assert attempt(conn, insert, (victim, "victim@example.test")) == 1
 
 
 def test_user_team_ids_answers_only_for_the_signed_in_user(db: TestDB, teams: Teams) -> None:
