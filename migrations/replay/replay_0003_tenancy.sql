@@ -41,6 +41,20 @@
 
 SET LOCAL ROLE schema_tool_owner;
 
+-- Locks ------------------------------------------------------------------------------------
+-- Every table this migration alters or puts policies on, locked first, in one statement,
+-- parents before children (by foreign key depth, then name): taken one by one as the
+-- statements below reach them, they deadlocked with an application inserting recordings
+-- (tests/test_live_migrations.py). Locked first, the migration holds nothing while it waits.
+
+LOCK TABLE
+replay.organizations, replay.users,
+replay.analytics_summaries, replay.api_keys, replay.organization_members, replay.recordings,
+replay.security_events, replay.user_sessions, replay.webhooks,
+replay.audit_logs, replay.playback_sessions, replay.recording_steps, replay.webhook_deliveries,
+replay.analytics_events, replay.file_storage, replay.playback_step_results
+IN ACCESS EXCLUSIVE MODE;
+
 -- Functions: who is who (SECURITY DEFINER: they read organization_members past its own
 -- row level security, whose policies call them, so they cannot recurse) ------------------
 

@@ -27,7 +27,7 @@ from typing import TextIO
 import psycopg
 from yoyo.migrations import Migration, MigrationList, descendants, topological_sort
 
-from schema_tool import bookkeeping, dburl, locks, manifest, repair, sources, status
+from schema_tool import bookkeeping, dburl, locks, lockwait, manifest, repair, sources, status
 from schema_tool.backend import Backend
 from schema_tool.errors import ToolError, UsageError
 from schema_tool.runlock import RunLock
@@ -240,34 +240,52 @@ class Runner:
                           lambda: self._book(backend, migration, direction))
 
     def _transaction(self, backend: Backend, label: str, statements: list[str], book: Callable[[], None]) -> None:
-        """Statements, then the bookkeeping, in one transaction; its time on the same line."""
+        """Statements, then the bookkeeping, in one transaction; its time on the same line.
+
+        Lock waits are cut into attempts shorter than PostgreSQL's deadlock_timeout (1s by
+        default): a migration that cannot get a lock, or deadlocks with the application,
+        gives up first, keeps nothing, and runs again from its first statement, until
+        --lock-timeout is spent. So the application's transactions wait at most one attempt
+        behind a migration, and the one that loses a deadlock is never theirs."""
         self.out.write(f"{label} ... ")
         self.out.flush()
         started = time.monotonic()
-        statement = ""
+        budget = lockwait.seconds(self.lock_timeout)
+        deadline = None if budget is None else started + budget
+        attempts: list[str] = []
         with locks.LockWatcher(self.url, backend.pid) as watcher:
-            try:
-                with backend.transaction():
-                    for statement in statements:
-                        backend.conn().execute(statement)  # no parameters: % is literal
-                    statement = "(schema-tool bookkeeping)"
-                    backend.execute("RESET ROLE")
-                    backend.execute("RESET search_path")
-                    book()
-            except psycopg.errors.LockNotAvailable:
-                self._say("failed")
-                seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
-                raise ToolError(
-                    f"{label} failed, nothing of it was kept: lock_timeout "
-                    f"({self.lock_timeout}) expired waiting for {seen}; statement: {_clip(statement)}"
-                ) from None
-            except psycopg.Error as exc:
-                self._say("failed")
-                raise ToolError(
-                    f"{label} failed, nothing of it was kept: "
-                    f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
-                ) from None
-        self._say(f"{time.monotonic() - started:.2f}s")
+            while True:
+                statement = ""
+                try:
+                    with backend.transaction():
+                        backend.execute("SELECT pg_catalog.set_config('lock_timeout', :wait, true)",
+                                        {"wait": lockwait.attempt(deadline)})
+                        for statement in statements:
+                            backend.conn().execute(statement)  # no parameters: % is literal
+                        statement = "(schema-tool bookkeeping)"
+                        backend.execute("RESET ROLE")
+                        backend.execute("RESET search_path")
+                        book()
+                    break
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+                    seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
+                    what = "deadlock with " + seen if isinstance(exc, psycopg.errors.DeadlockDetected) else seen
+                    attempts.append(what)
+                    if lockwait.retry(deadline):
+                        continue
+                    self._say("failed")
+                    raise ToolError(
+                        f"{label} failed, nothing of it was kept: lock_timeout ({self.lock_timeout}) spent "
+                        f"in {len(attempts)} attempt(s) waiting for {what}; statement: {_clip(statement)}"
+                    ) from None
+                except psycopg.Error as exc:
+                    self._say("failed")
+                    raise ToolError(
+                        f"{label} failed, nothing of it was kept: "
+                        f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
+                    ) from None
+        retried = f" ({len(attempts) + 1} attempts: waited for {attempts[-1]})" if attempts else ""
+        self._say(f"{time.monotonic() - started:.2f}s{retried}")
 
     def _book(self, backend: Backend, migration: Migration, direction: str) -> None:
         """yoyo's record of the migration, its checksum and the log row (in a transaction)."""
