@@ -130,3 +130,27 @@ def test_run_killed_with_sigkill_does_not_block_the_next(empty_db: TestDB, tmp_p
 def test_bad_lock_timeout_is_a_usage_error(bad: str) -> None:
     result = run_cli("migrate", "--lock-timeout", bad, url="postgresql://localhost:1/x")
     assert result.returncode == 2
+
+
+def test_a_lock_held_for_a_while_is_waited_for_in_short_attempts(empty_db: TestDB, tmp_path: Path) -> None:
+    """Waits are cut into attempts shorter than deadlock_timeout and retried while the
+    --lock-timeout budget lasts: the migration succeeds once the holder lets go."""
+    import threading
+
+    root = migdirs.make(tmp_path)
+    assert run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url).returncode == 0
+    migdirs.add(root, "zeta", "zeta_0001_alter", "ALTER TABLE ops.maintenance_log ADD COLUMN note text;",
+                "ALTER TABLE ops.maintenance_log DROP COLUMN note;", depends="ops_0002_partition_engine")
+    with psycopg.connect(empty_db.url) as holder:
+        holder.execute("SELECT count(*) FROM ops.maintenance_log")  # AccessShareLock, transaction left open
+        release = threading.Timer(1.5, holder.rollback)
+        release.start()
+        try:
+            result = run_cli("--migrations-dir", str(root), "migrate", "--lock-timeout", "20s", url=empty_db.url)
+        finally:
+            release.join()
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("applying zeta_0001_alter"))
+    assert "attempts: waited for AccessExclusiveLock on relation ops.maintenance_log" in line
+    assert empty_db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ops'"
+                           " AND table_name = 'maintenance_log' AND column_name = 'note'") == 1

@@ -121,3 +121,44 @@ def test_rollback_waits_for_a_pending_catch_up(empty_db: TestDB) -> None:
     assert plan.returncode == 0, plan.stderr
     assert "-- catch up ops_0002_partition_engine from its earlier text of 790def9" in plan.stdout
     assert _status(empty_db.url)["ops_0002_partition_engine"]["catch_up"] == "pending"
+
+
+def test_two_runs_moving_the_bookkeeping_at_once(empty_db: TestDB) -> None:
+    """The move happens under the migration lock: one run moves, the other finds it done."""
+    import subprocess
+
+    from pg import CLI, ROOT
+
+    try:
+        upgrade.migrate_with(upgrade.PREVIOUS_RELEASE, empty_db.url, ["ops"])
+    except upgrade.Unavailable as exc:
+        pytest.skip(f"the previous release is not available: {exc}")
+    before = migdirs.applied(empty_db.url)
+    env = {**os.environ, "DATABASE_URL": empty_db.url}
+    runs = [subprocess.Popen([str(CLI), "migrate", "--system", "ops"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT)) for _ in range(2)]
+    outputs = [r.communicate(timeout=120) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    assert sum("moved the migration bookkeeping" in out for out, _err in outputs) == 1
+    after = migdirs.applied(empty_db.url)
+    assert set(before) < set(after) and after == migdirs.ops_ids()
+    assert empty_db.scalar("SELECT to_regclass('public._yoyo_migration')") is None
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool._yoyo_log WHERE operation = 'apply'") == len(after)
+
+
+def test_app_roles_made_before_ops_0003_become_noinherit(empty_db: TestDB) -> None:
+    """ops_0001 made <system>_app INHERIT, and roles outlive databases; ops_0005 brings
+    them to what ops_0003 makes (found by the whole suite on an upgraded template)."""
+    _migrate_with(upgrade.PREVIOUS_RELEASE, empty_db.url)
+    roles = [r[0] for r in empty_db.query("SELECT rolname FROM pg_roles WHERE rolname ~ '^(replay|recorder|scrapifie)_app$'"
+                                          " ORDER BY 1")]
+    assert roles
+    try:
+        for role in roles:  # as the earlier release's ops_0001 created them on a new cluster
+            empty_db.execute(f'ALTER ROLE "{role}" INHERIT')
+        result = run_cli("migrate", url=empty_db.url)
+        assert result.returncode == 0, result.stderr
+        assert empty_db.query("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND rolinherit", (roles,)) == []
+    finally:
+        for role in roles:
+            empty_db.execute(f'ALTER ROLE "{role}" NOINHERIT')
