@@ -20,7 +20,7 @@ def _manifest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def _status(db: TestDB, root: Path) -> dict[str, dict]:
     result = run_cli("--migrations-dir", str(root), "status", "--json", url=db.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {e["id"]: e for e in json.loads(result.stdout)}
+    return {e["id"]: e for e in json.loads(result.stdout)["migrations"]}
 
 
 FUNCTION = "CREATE FUNCTION public.zeta_answer() RETURNS integer LANGUAGE sql RETURN {};"

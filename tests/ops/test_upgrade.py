@@ -61,7 +61,7 @@ def _migrate_with(rev: str, url: str) -> None:
 def _status(url: str) -> dict[str, dict]:
     result = run_cli("status", "--json", url=url)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {e["id"]: e for e in json.loads(result.stdout)}
+    return {e["id"]: e for e in json.loads(result.stdout)["migrations"]}
 
 
 def _same(upgraded: str, fresh: str) -> None:

@@ -131,7 +131,7 @@ def test_status_as_postgres(project: Project) -> None:
     _migrate(project, "--system", "ops")
     result = run_cli("status", "--json", url=project.url)
     assert result.returncode == 0, result.stderr
-    states = {e["id"]: e["state"] for e in json.loads(result.stdout)}
+    states = {e["id"]: e["state"] for e in json.loads(result.stdout)["migrations"]}
     assert {states[mid] for mid in migdirs.ops_ids()} == {"applied"}
 
 
