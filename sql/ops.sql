@@ -635,9 +635,21 @@ BEGIN
         ELSE
             EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO schema_tool_readonly', p_schema, v_rel.relname);
         END IF;
-        IF v_rel.relkind IN ('r', 'p') THEN
-            -- reporting sees every tenant's rows (never the secret columns): with row level
-            -- security on, it needs its own policy; a read-only one, for this role only
+        -- reporting sees every tenant's rows (never the secret columns): with row level
+        -- security on, it needs its own policy; a read-only one, for this role only. Made
+        -- only where it is missing or not that policy: CREATE and DROP POLICY lock the table
+        -- against everyone, a table that has it is left alone.
+        IF v_rel.relkind IN ('r', 'p') AND NOT EXISTS (
+            SELECT FROM pg_catalog.pg_policy AS p
+            WHERE
+                p.polrelid = v_rel.oid
+                AND p.polname = 'schema_tool_readonly_select'
+                AND p.polcmd = 'r'
+                AND p.polpermissive
+                AND p.polroles = ARRAY['schema_tool_readonly'::regrole::oid]
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true'
+                AND p.polwithcheck IS NULL
+        ) THEN
             EXECUTE pg_catalog.format(
                 'DROP POLICY IF EXISTS schema_tool_readonly_select ON %I.%I', p_schema, v_rel.relname
             );
@@ -656,7 +668,7 @@ $$;
 -- Name: FUNCTION grant_read_only(p_schema name, p_secret_columns text[]); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Each table also gets the policy schema_tool_readonly_select (FOR SELECT TO schema_tool_readonly), so reporting sees every row under row level security. Idempotent: call it again after adding tables. Returns the number of relations granted.';
+COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Each table also gets the policy schema_tool_readonly_select (FOR SELECT TO schema_tool_readonly), so reporting sees every row under row level security; it is created only where missing, so a call takes no lock that blocks the application on tables that have it. Idempotent: call it again after adding tables. Returns the number of relations granted.';
 
 --
 -- Name: lock_key(regclass); Type: FUNCTION; Schema: ops

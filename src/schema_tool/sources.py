@@ -9,7 +9,7 @@ from pathlib import Path
 
 from yoyo import read_migrations
 from yoyo.exceptions import BadMigration, MigrationConflict
-from yoyo.migrations import Migration, MigrationList, ancestors
+from yoyo.migrations import Migration, MigrationList, ancestors, read_sql_migration
 
 from schema_tool.errors import ToolError, UsageError
 from schema_tool.paths import SYSTEMS
@@ -105,6 +105,14 @@ def statements(migration: Migration, direction: str = "apply") -> list[str]:
         if isinstance(sql, str) and sql.strip():
             out.append(sql.strip())
     return out
+
+
+def file_statements(path: Path) -> list[str]:
+    """The statements of a SQL file that is not a migration (a catch-up), split as yoyo splits."""
+    if not path.exists():
+        raise ToolError(f"catch-up file not found: {path}")
+    _directives, _comment, found = read_sql_migration(str(path))
+    return [s.strip() for s in found if s.strip()]
 
 
 # -- concurrent-index migrations ---------------------------------------------------

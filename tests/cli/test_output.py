@@ -86,7 +86,7 @@ def test_dry_run_with_work_prints_sql_then_the_summary(db: TestDB) -> None:
 
 
 def test_rollback_dry_run_names_the_rollback_file(db: TestDB) -> None:
-    last = db.scalar("SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc DESC, migration_id DESC"
+    last = db.scalar("SELECT migration_id FROM schema_tool._yoyo_migration ORDER BY applied_at_utc DESC, migration_id DESC"
                      " LIMIT 1")
     result = db.cli("rollback", "--dry-run")
     assert result.returncode == 0, result.stderr

@@ -49,7 +49,7 @@ def _cleanup(env: dict[str, str]) -> None:
 def _state(url: str) -> tuple:
     with psycopg.connect(url) as conn:
         return (
-            conn.execute("SELECT count(*) FROM _yoyo_log").fetchone()[0],
+            conn.execute("SELECT count(*) FROM schema_tool._yoyo_log").fetchone()[0],
             conn.execute("SELECT count(*) FROM ops.maintenance_log").fetchone()[0],
             conn.execute("SELECT count(*) FROM pg_class").fetchone()[0],
         )

@@ -13,9 +13,7 @@ from schema_tool import dump, paths
 
 
 def applied(db: TestDB) -> list[str]:
-    if db.scalar("SELECT to_regclass('public._yoyo_migration')") is None:
-        return []
-    return [r[0] for r in db.query("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")]
+    return migdirs.applied(db.url)
 
 
 def test_migrate_rollback_all_then_migrate_again(empty_db: TestDB) -> None:
@@ -44,7 +42,7 @@ def test_second_migrate_applies_nothing(empty_db: TestDB, tmp_path: Path) -> Non
     second = run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url)
     assert second.returncode == 0
     assert "nothing to apply" in second.stdout
-    assert empty_db.scalar("SELECT count(*) FROM _yoyo_log WHERE operation = 'apply'") == len(migdirs.ops_ids())
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool._yoyo_log WHERE operation = 'apply'") == len(migdirs.ops_ids())
 
 
 def test_dry_run_prints_the_sql_and_changes_nothing(empty_db: TestDB) -> None:

@@ -30,7 +30,7 @@ def _indexes(db: TestDB) -> list[tuple[str, bool]]:
 
 
 def _applied(db: TestDB) -> list[str]:
-    return [r[0] for r in db.query("SELECT migration_id FROM _yoyo_migration WHERE migration_id LIKE 'zeta%'"
+    return [r[0] for r in db.query("SELECT migration_id FROM schema_tool._yoyo_migration WHERE migration_id LIKE 'zeta%'"
                                    " ORDER BY 1")]
 
 
