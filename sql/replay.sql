@@ -1728,7 +1728,7 @@ BEGIN
     IF v_secret IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN encode(public.hmac(p_payload, v_secret, 'sha256'), 'hex');
+    RETURN encode(ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex');
 END
 $$;
 

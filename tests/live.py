@@ -81,7 +81,7 @@ class Recorder(Workload):
     claims jobs."""
 
     since = "recorder_0001_initial_schema"
-    changes_row_type = frozenset({"recorder_0003_teams"})  # execution_jobs.team_id
+    changes_row_type = frozenset({"recorder_0003_teams", "recorder_0004_queue_workers"})  # team_id, attempts
 
     def seed(self, conn: psycopg.Connection) -> None:
         self.recordings: list[tuple[uuid.UUID, uuid.UUID]] = []

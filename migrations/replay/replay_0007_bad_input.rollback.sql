@@ -33,7 +33,25 @@ COMMENT ON FUNCTION replay.create_organization(varchar, varchar, text) IS
 'DEFINER because the caller cannot insert organizations directly.';
 
 -- SECURITY DEFINER: webhook secrets are not readable by replay_app; this signs with one
--- without revealing it, for webhooks the caller may access.
+-- without revealing it. As replay_0003 made it: pgcrypto's hmac() from the schema the
+-- catalog names, its body parsed by the migrating role (on Supabase schema_tool_owner may
+-- not use schema extensions); the function keeps its owner and grants.
+SET LOCAL ROLE NONE;
+
+DO $sign$
+DECLARE
+    v_schema name := (
+        SELECT n.nspname
+        FROM pg_catalog.pg_extension AS e
+        INNER JOIN pg_catalog.pg_namespace AS n ON e.extnamespace = n.oid
+        WHERE e.extname = 'pgcrypto'
+    );
+BEGIN
+    IF v_schema IS NULL THEN
+        RAISE EXCEPTION 'replay needs the pgcrypto extension (ops_0001 creates it)'
+        USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE pg_catalog.format($fn$
 CREATE OR REPLACE FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text)
 RETURNS text
 LANGUAGE sql
@@ -41,13 +59,19 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN (
-    SELECT encode(public.hmac(p_payload, w.secret_key::text, 'sha256'), 'hex')
+    SELECT encode(%I.hmac(p_payload, w.secret_key::text, 'sha256'), 'hex')
     FROM replay.webhooks AS w
     WHERE
         w.id = p_webhook_id
         AND w.secret_key IS NOT NULL
         AND replay.webhook_accessible(w.user_id, w.organization_id)
-);
+)
+$fn$, v_schema);
+END
+$sign$;
+
+SET LOCAL ROLE schema_tool_owner;
+
 COMMENT ON FUNCTION replay.webhook_signature(uuid, text) IS
 'Hex HMAC-SHA256 of a payload with the webhook''s secret_key, for a webhook the acting user may '
 'access; NULL otherwise or without a secret. SECURITY DEFINER: secrets are not readable by replay_app.';

@@ -1,6 +1,6 @@
 -- replay 0007: bad input is an error, never a silent result; partition keys are bounded
 -- (issue 11, items 6 and 7 for replay).
--- depends: replay_0006_membership
+-- depends: replay_0006_membership ops_0006_hmac
 --
 -- Functions replay_app calls now refuse NULL (22004), empty, negative or out-of-range values
 -- (22023), and unknown or unreadable rows (P0002) instead of answering NULL, zeros or nothing:
@@ -199,7 +199,7 @@ BEGIN
     IF v_secret IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN encode(public.hmac(p_payload, v_secret, 'sha256'), 'hex');
+    RETURN encode(ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex');
 END
 $fn$;
 COMMENT ON FUNCTION replay.webhook_signature(uuid, text) IS
