@@ -30,7 +30,8 @@ def test_record_event_stores_the_event_and_its_page_once(db: TestDB, make, app) 
     replay = make.replay(alice)
     at = _now()
     with app.as_user(alice) as conn:
-        first = conn.execute(RECORD, (replay, at, "page_load", Jsonb({"url": "https://a.test/"}), page(1))).fetchone()[0]
+        load = Jsonb({"url": "https://a.test/"})
+        first = conn.execute(RECORD, (replay, at, "page_load", load, page(1))).fetchone()[0]
         second = conn.execute(RECORD, (replay, at + timedelta(seconds=1), "click", CLICK, page(1))).fetchone()[0]
         third = conn.execute(RECORD, (replay, at + timedelta(seconds=2), "scroll", Jsonb({"x": 0, "y": 5}), None)
                              ).fetchone()[0]
