@@ -400,8 +400,11 @@ DECLARE
     v_found text [];
     v_attempt integer := 0;
 BEGIN
+    IF p_pages IS NULL THEN
+        RAISE EXCEPTION 'pages is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT
-        array_agg(capture.webstate_hash(p.html) ORDER BY p.ord),
+        coalesce(array_agg(capture.webstate_hash(p.html) ORDER BY p.ord), '{}'),
         array_agg(DISTINCT capture.webstate_hash(p.html)) FILTER (WHERE p.html IS NOT NULL)
     INTO v_hashes, v_missing
     FROM unnest(p_pages) WITH ORDINALITY AS p (html, ord);

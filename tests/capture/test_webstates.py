@@ -59,6 +59,9 @@ def test_ensure_webstates_returns_hashes_in_input_order(db: TestDB) -> None:
     pages = ["<a/>", None, "<b/>", "<a/>"]
     assert db.scalar("SELECT capture.ensure_webstates(%s)", (pages,)) == [sha("<a/>"), None, sha("<b/>"), sha("<a/>")]
     assert db.scalar("SELECT count(*) FROM capture.webstates") == 2
+    assert db.scalar("SELECT capture.ensure_webstates('{}')") == []
+    with pytest.raises(errors.NullValueNotAllowed):
+        db.execute("SELECT capture.ensure_webstates(NULL)")
 
 
 def test_content_is_stored_lz4_compressed(db: TestDB) -> None:
