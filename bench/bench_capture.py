@@ -6,8 +6,9 @@
   row (a plain table with an html_content column, PostgreSQL's default compression): rows/s,
   bytes on disk (events + webstates vs the inline table), and the dedup ratio (HTML bytes
   the events show / HTML bytes stored);
-- the same through the batch form, capture.record_events (one call per replay) vs one
-  INSERT ... SELECT of the replay's rows from the same JSON;
+- the same through the batch forms, one call per replay: capture.record_events(jsonb) vs one
+  INSERT ... SELECT of the replay's rows from the same JSON, and capture.record_events with
+  parallel arrays (binary parameters) vs one INSERT ... SELECT FROM unnest() of the same arrays;
 - the 2,000 distinct pages stored with lz4 (our column) vs pglz (PostgreSQL's default) vs
   uncompressed (STORAGE EXTERNAL): bytes on disk, insert time, and the time to read them all.
 """
@@ -149,6 +150,30 @@ def _inline_batch(conn: psycopg.Connection, owners: list[tuple[Any, Any]], repla
                          " event_data jsonb, html text)", (replay, Jsonb(events)))
 
 
+def _ours_arrays(conn: psycopg.Connection, owners: list[tuple[Any, Any]], replays: list[list[dict]]) -> None:
+    conn.execute("SET ROLE capture_app")
+    for (user, replay), events in zip(owners, replays):
+        with conn.transaction():
+            conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user),))
+            conn.execute("SELECT capture.record_events(%s, %b, %b, %b, %b)", (replay, *_columns(events)))
+    conn.execute("RESET ROLE")
+
+
+def _inline_arrays(conn: psycopg.Connection, owners: list[tuple[Any, Any]], replays: list[list[dict]]) -> None:
+    for (_, replay), events in zip(owners, replays):
+        with conn.transaction():
+            conn.execute("INSERT INTO bench_inline (replay_id, timestamp, event_type, event_data, html_content)"
+                         " SELECT %s, e.ts, e.kind::capture.event_type, e.data, e.html"
+                         " FROM unnest(%b::timestamptz[], %b::text[], %b::jsonb[], %b::text[])"
+                         " AS e (ts, kind, data, html)",
+                         (replay, *_columns(events)))
+
+
+def _columns(events: list[dict]) -> tuple[list, list, list, list]:
+    return ([datetime.fromisoformat(e["timestamp"]) for e in events], [e["event_type"] for e in events],
+            [Jsonb(e["event_data"]) for e in events], [e["html"] for e in events])
+
+
 def _ours_bytes(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree("
                             "'capture.events') WHERE isleaf) + pg_total_relation_size('capture.webstates')"
@@ -179,21 +204,26 @@ def recording(bench: Bench, pages: list[str]) -> list[Result]:
         conn.execute(INLINE)
         owners = _owners(conn, len(replays))
         for label, ours, inline in (("record_event, one call per event", _ours_single, _inline_single),
-                                    ("record_events, one call per replay", _ours_batch, _inline_batch)):
-            conn.execute("TRUNCATE capture.events, capture.webstates, bench_inline")
-            t_ours = _timed(ours, conn, owners, replays)
-            ours_bytes = _ours_bytes(conn)
-            shown, stored = _dedup(conn)
-            t_inline = _timed(inline, conn, owners, replays)
-            inline_bytes = conn.execute("SELECT pg_total_relation_size('bench_inline')").fetchone()[0]
-            assert conn.execute("SELECT count(*) FROM capture.events").fetchone()[0] == n
-            assert conn.execute("SELECT count(*) FROM bench_inline").fetchone()[0] == n
-            results += [
-                Result(f"{n:,} events, {len(pages):,} distinct pages: {label} (events/s)", n / t_ours, n / t_inline,
-                       "HTML inline in each event row", unit="events/s", goal=">= 1x"),
-                Result(f"{n:,} events: bytes on disk, {label} (events + webstates)", ours_bytes / KB,
-                       inline_bytes / KB, "HTML inline in each event row", unit="KB", goal=">= 5x"),
-            ]
+                                    ("record_events(jsonb), one call per replay", _ours_batch, _inline_batch),
+                                    ("record_events(arrays), one call per replay", _ours_arrays, _inline_arrays)):
+            t_ours = t_inline = float("inf")
+            for first, second in ((ours, inline), (inline, ours)):  # each order once; the faster run counts
+                for fn in (first, second):
+                    conn.execute("TRUNCATE capture.events, capture.webstates, bench_inline")
+                    took = _timed(fn, conn, owners, replays)
+                    if fn is ours:
+                        t_ours = min(t_ours, took)
+                        ours_bytes = _ours_bytes(conn)
+                        shown, stored = _dedup(conn)
+                        assert conn.execute("SELECT count(*) FROM capture.events").fetchone()[0] == n
+                    else:
+                        t_inline = min(t_inline, took)
+                        inline_bytes = conn.execute("SELECT pg_total_relation_size('bench_inline')").fetchone()[0]
+                        assert conn.execute("SELECT count(*) FROM bench_inline").fetchone()[0] == n
+            results.append(Result(f"{n:,} events, {len(pages):,} distinct pages: {label} (events/s)", n / t_ours,
+                                  n / t_inline, "HTML inline in each event row", unit="events/s", goal=">= 1x"))
+        results.append(Result(f"{n:,} events: bytes on disk (events + webstates)", ours_bytes / KB,
+                              inline_bytes / KB, "HTML inline in each event row", unit="KB", goal=">= 5x"))
         results.append(Result(f"dedup: HTML stored once ({stored / KB / KB:,.0f} MB) vs as shown by the events "
                               f"({shown / KB / KB:,.0f} MB)", stored / KB, shown / KB, "every event's own copy",
                               unit="KB", goal="10x (10% distinct)"))

@@ -104,27 +104,27 @@ BEGIN
     IF p_pages IS NULL THEN
         RAISE EXCEPTION 'pages is NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT
-        coalesce(array_agg(capture.webstate_hash(p.html) ORDER BY p.ord), '{}'),
-        array_agg(DISTINCT capture.webstate_hash(p.html)) FILTER (WHERE p.html IS NOT NULL)
-    INTO v_hashes, v_missing
-    FROM unnest(p_pages) WITH ORDINALITY AS p (html, ord);
-    WHILE v_missing IS NOT NULL AND cardinality(v_missing) > 0 LOOP
+    v_hashes := ARRAY(
+        SELECT capture.webstate_hash(p.html) FROM unnest(p_pages) WITH ORDINALITY AS p (html, ord) ORDER BY p.ord
+    );
+    v_missing := ARRAY(SELECT DISTINCT h.hash FROM unnest(v_hashes) AS h (hash) WHERE h.hash IS NOT NULL);
+    WHILE cardinality(v_missing) > 0 LOOP
         v_attempt := v_attempt + 1;
         IF v_attempt > 10 THEN
             RAISE EXCEPTION 'webstates kept disappearing while being recorded; retry the transaction'
             USING ERRCODE = 'serialization_failure';
         END IF;
         -- the pages that exist: lock them against prune_webstates()
-        SELECT coalesce(array_agg(l.html_hash), '{}') INTO v_found
-        FROM (
+        v_found := ARRAY(
             SELECT w.html_hash FROM capture.webstates AS w
             WHERE w.html_hash = any(v_missing)
             ORDER BY w.html_hash
             FOR KEY SHARE
-        ) AS l;
-        v_missing := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
-        EXIT WHEN cardinality(v_missing) = 0;
+        );
+        IF cardinality(v_found) > 0 THEN
+            v_missing := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
+            EXIT WHEN cardinality(v_missing) = 0;
+        END IF;
         -- the others: insert them (a concurrent writer may insert some first: next round)
         WITH inserted AS (
             INSERT INTO capture.webstates AS w (html_content)
@@ -147,7 +147,7 @@ $$;
 -- Name: FUNCTION ensure_webstates(p_pages text[]); Type: COMMENT; Schema: capture
 --
 
-COMMENT ON FUNCTION capture.ensure_webstates(p_pages text[]) IS 'Stores each distinct page of p_pages once (existing ones are reused, never rewritten) and returns their hashes in input order (NULL for a NULL page). Every returned webstate is safe from prune_webstates() until this transaction ends.';
+COMMENT ON FUNCTION capture.ensure_webstates(p_pages text[]) IS 'store_webstate for many pages: stores each distinct page once (existing ones are reused, never rewritten) and returns their hashes in input order (NULL for a NULL page), each safe from prune_webstates() until this transaction ends.';
 
 --
 -- Name: event_data_is_valid(capture.event_type, jsonb); Type: FUNCTION; Schema: capture
@@ -470,7 +470,7 @@ BEGIN
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_html IS NOT NULL THEN
-        v_hash := (capture.ensure_webstates(ARRAY[p_html]))[1];
+        v_hash := capture.store_webstate(p_html);
     END IF;
     INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
     VALUES (p_replay_id, p_timestamp, p_event_type::capture.event_type, p_event_data, v_hash)
@@ -495,13 +495,14 @@ CREATE FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb) RETURNS 
     AS $$
 DECLARE
     v_replay capture.replays := capture.lock_open_replay(p_replay_id);
-    v_bad record;
-    v_times timestamptz [];
-    v_types capture.event_type [];
+    v_kinds text [];
+    v_keys_ok boolean [];
+    v_times jsonb [];
+    v_types text [];
     v_data jsonb [];
+    v_page_kinds text [];
     v_pages text [];
-    v_hashes text [];
-    v_count integer;
+    v_bad record;
 BEGIN
     IF p_events IS NULL THEN
         RAISE EXCEPTION 'events is NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -510,35 +511,42 @@ BEGIN
         RAISE EXCEPTION 'events must be a JSON array of 1 to 10000 event objects'
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- one pass over the elements: each field taken out once
+    SELECT
+        array_agg(jsonb_typeof(e.elem) ORDER BY e.ord),
+        array_agg(
+            CASE WHEN jsonb_typeof(e.elem) = 'object' THEN NOT EXISTS (
+                SELECT FROM jsonb_object_keys(e.elem) AS k (name)
+                WHERE k.name NOT IN ('timestamp', 'event_type', 'event_data', 'html')
+            ) END ORDER BY e.ord
+        ),
+        array_agg(e.elem -> 'timestamp' ORDER BY e.ord),
+        array_agg(e.elem ->> 'event_type' ORDER BY e.ord),
+        array_agg(e.elem -> 'event_data' ORDER BY e.ord),
+        array_agg(jsonb_typeof(e.elem -> 'html') ORDER BY e.ord),
+        array_agg(e.elem ->> 'html' ORDER BY e.ord)
+    INTO v_kinds, v_keys_ok, v_times, v_types, v_data, v_page_kinds, v_pages
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord);
 
-    -- the first bad element, if any, with what is wrong with it
-    SELECT x.ord, x.problem INTO v_bad
+    -- what only JSON can get wrong; the array form checks the rest
+    SELECT b.ord, b.problem INTO v_bad
     FROM (
         SELECT
             e.ord,
             CASE
-                WHEN jsonb_typeof(e.elem) <> 'object' THEN 'is not an object'
-                WHEN (e.elem - '{timestamp,event_type,event_data,html}'::text []) <> '{}' THEN 'has unknown keys'
-                WHEN coalesce(jsonb_typeof(e.elem -> 'timestamp'), 'null') = 'null'
-                    OR coalesce(jsonb_typeof(e.elem -> 'event_type'), 'null') = 'null'
+                WHEN e.kind <> 'object' THEN 'is not an object'
+                WHEN NOT e.keys_ok THEN 'has unknown keys'
+                WHEN coalesce(jsonb_typeof(e.ts), 'null') = 'null' OR e.type IS NULL
                     THEN 'lacks timestamp or event_type'
-                WHEN NOT (e.elem ->> 'event_type') = any(enum_range(NULL::capture.event_type)::text [])
-                    THEN 'has an unknown event_type'
-                WHEN NOT capture.event_data_is_valid(
-                    (e.elem ->> 'event_type')::capture.event_type, coalesce(e.elem -> 'event_data', '{}')
-                ) THEN 'has event_data that does not fit its event_type'
-                WHEN coalesce(jsonb_typeof(e.elem -> 'html'), 'null') NOT IN ('null', 'string')
-                    THEN 'has an html that is not a string'
-                WHEN capture.json_timestamp(e.elem -> 'timestamp') IS NULL
+                WHEN e.page_kind NOT IN ('null', 'string') THEN 'has an html that is not a string'
+                WHEN capture.json_timestamp(e.ts) IS NULL
                     THEN 'has a timestamp that is neither epoch milliseconds nor ISO 8601 with an offset'
-                WHEN capture.json_timestamp(e.elem -> 'timestamp') < v_replay.start_time - interval '1 day'
-                    OR capture.json_timestamp(e.elem -> 'timestamp') > now() + interval '1 day'
-                    THEN 'has a timestamp outside the replay''s time'
             END AS problem
-        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord)
-    ) AS x
-    WHERE x.problem IS NOT NULL
-    ORDER BY x.ord
+        FROM unnest(v_kinds, v_keys_ok, v_times, v_types, v_page_kinds)
+            WITH ORDINALITY AS e (kind, keys_ok, ts, type, page_kind, ord)
+    ) AS b
+    WHERE b.problem IS NOT NULL
+    ORDER BY b.ord
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'event % %', v_bad.ord, v_bad.problem
@@ -546,21 +554,14 @@ BEGIN
             ELSE 'invalid_parameter_value' END;
     END IF;
 
-    SELECT
-        array_agg(capture.json_timestamp(e.elem -> 'timestamp') ORDER BY e.ord),
-        array_agg((e.elem ->> 'event_type')::capture.event_type ORDER BY e.ord),
-        array_agg(coalesce(e.elem -> 'event_data', '{}') ORDER BY e.ord),
-        array_agg(e.elem ->> 'html' ORDER BY e.ord)
-    INTO v_times, v_types, v_data, v_pages
-    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord);
-    v_hashes := capture.ensure_webstates(v_pages);
-
-    INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
-    SELECT p_replay_id, b.ts, b.kind, b.data, b.hash
-    FROM unnest(v_times, v_types, v_data, v_hashes) WITH ORDINALITY AS b (ts, kind, data, hash, ord)
-    ORDER BY b.ord;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    RETURN v_count;
+    RETURN capture.record_events(
+        p_replay_id,
+        ARRAY(SELECT capture.json_timestamp(t.value) FROM unnest(v_times) WITH ORDINALITY AS t (value, ord)
+            ORDER BY t.ord),
+        v_types,
+        v_data,
+        v_pages
+    );
 END
 $$;
 
@@ -568,7 +569,76 @@ $$;
 -- Name: FUNCTION record_events(p_replay_id uuid, p_events jsonb); Type: COMMENT; Schema: capture
 --
 
-COMMENT ON FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb) IS 'Batch ingest: records a JSON array of 1 to 10000 events {"timestamp": epoch ms | ISO 8601 with offset, "event_type": text, "event_data"?: object, "html"?: text} of the acting user''s open replay, in order, all or none; each distinct page stored once. Returns the number recorded. Errors as record_event, naming the first bad element.';
+COMMENT ON FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb) IS 'Batch ingest from JSON: an array of 1 to 10000 events {"timestamp": epoch milliseconds | ISO 8601 with an offset, "event_type": text, "event_data"?: object, "html"?: text} of the acting user''s open replay, recorded as the array form does. Returns the number recorded.';
+
+--
+-- Name: record_events(uuid, timestamp with time zone[], text[], jsonb[], text[]); Type: FUNCTION; Schema: capture
+--
+
+CREATE FUNCTION capture.record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[] DEFAULT NULL::jsonb[], p_pages text[] DEFAULT NULL::text[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_replay capture.replays := capture.lock_open_replay(p_replay_id);
+    v_count integer := cardinality(p_timestamps);
+    v_bad record;
+    v_hashes text [];
+BEGIN
+    IF p_timestamps IS NULL OR p_event_types IS NULL THEN
+        RAISE EXCEPTION 'timestamps and event_types are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF v_count NOT BETWEEN 1 AND 10000
+        OR array_ndims(p_timestamps) <> 1 OR array_ndims(p_event_types) <> 1
+        OR cardinality(p_event_types) <> v_count
+        OR (p_event_data IS NOT NULL AND (array_ndims(p_event_data) <> 1 OR cardinality(p_event_data) <> v_count))
+        OR (p_pages IS NOT NULL AND (array_ndims(p_pages) <> 1 OR cardinality(p_pages) <> v_count))
+        THEN
+        RAISE EXCEPTION 'one-dimensional arrays of 1 to 10000 events, all of the same length'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- the first bad event, if any, with what is wrong with it
+    SELECT b.ord, b.problem INTO v_bad
+    FROM (
+        SELECT
+            e.ord,
+            CASE
+                WHEN e.ts IS NULL OR e.kind IS NULL THEN 'lacks timestamp or event_type'
+                WHEN NOT e.kind = any(enum_range(NULL::capture.event_type)::text [])
+                    THEN 'has an unknown event_type'
+                WHEN NOT capture.event_data_is_valid(e.kind::capture.event_type, coalesce(e.data, '{}'))
+                    THEN 'has event_data that does not fit its event_type'
+                WHEN e.ts < v_replay.start_time - interval '1 day' OR e.ts > now() + interval '1 day'
+                    THEN 'has a timestamp outside the replay''s time'
+            END AS problem
+        FROM unnest(p_timestamps, p_event_types, p_event_data) WITH ORDINALITY AS e (ts, kind, data, ord)
+    ) AS b
+    WHERE b.problem IS NOT NULL
+    ORDER BY b.ord
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'event % %', v_bad.ord, v_bad.problem
+        USING ERRCODE = CASE WHEN v_bad.problem LIKE 'lacks%' THEN 'null_value_not_allowed'
+            ELSE 'invalid_parameter_value' END;
+    END IF;
+
+    IF p_pages IS NOT NULL THEN
+        v_hashes := capture.ensure_webstates(p_pages);
+    END IF;
+    INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
+    SELECT p_replay_id, e.ts, e.kind::capture.event_type, coalesce(e.data, '{}'), e.hash
+    FROM unnest(p_timestamps, p_event_types, p_event_data, v_hashes) WITH ORDINALITY AS e (ts, kind, data, hash, ord)
+    ORDER BY e.ord;
+    RETURN v_count;
+END
+$$;
+
+--
+-- Name: FUNCTION record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[], p_pages text[]); Type: COMMENT; Schema: capture
+--
+
+COMMENT ON FUNCTION capture.record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[], p_pages text[]) IS 'Batch ingest: records events of the acting user''s open replay from parallel arrays (element i of each is event i; event_data and pages may be NULL, or NULL per event), in order, all or none; each distinct page stored once. 1 to 10000 events. Returns the number recorded. Errors as record_event, naming the first bad event.';
 
 --
 -- Name: register_user(text, text, bigint); Type: FUNCTION; Schema: capture
@@ -627,11 +697,27 @@ COMMENT ON FUNCTION capture.require_user_id() IS 'The acting user (app.user_id),
 CREATE FUNCTION capture.store_webstate(p_html text) RETURNS text
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    v_hash text;
+    v_attempt integer := 0;
 BEGIN
     IF p_html IS NULL THEN
         RAISE EXCEPTION 'html is NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    RETURN (capture.ensure_webstates(ARRAY[p_html]))[1];
+    v_hash := capture.webstate_hash(p_html);
+    LOOP
+        PERFORM FROM capture.webstates AS w WHERE w.html_hash = v_hash FOR KEY SHARE;
+        EXIT WHEN FOUND;
+        INSERT INTO capture.webstates (html_content) VALUES (p_html) ON CONFLICT (html_hash) DO NOTHING;
+        EXIT WHEN FOUND;
+        -- inserted meanwhile by another transaction (now committed): lock it, next round
+        v_attempt := v_attempt + 1;
+        IF v_attempt > 10 THEN
+            RAISE EXCEPTION 'webstate kept disappearing while being recorded; retry the transaction'
+            USING ERRCODE = 'serialization_failure';
+        END IF;
+    END LOOP;
+    RETURN v_hash;
 END
 $$;
 
@@ -639,7 +725,7 @@ $$;
 -- Name: FUNCTION store_webstate(p_html text); Type: COMMENT; Schema: capture
 --
 
-COMMENT ON FUNCTION capture.store_webstate(p_html text) IS 'Stores a page state once and returns its hash; storing the same HTML again (or from many connections at once) returns the same hash and keeps the first captured_at. Owner only: applications record pages with their events (record_event).';
+COMMENT ON FUNCTION capture.store_webstate(p_html text) IS 'Stores a page state once and returns its hash; storing the same HTML again (or from many connections at once) returns the same hash and keeps the first captured_at. The page is safe from prune_webstates() until this transaction ends. Owner only: applications record pages with their events (record_event).';
 
 --
 -- Name: webstate_hash(text); Type: FUNCTION; Schema: capture
@@ -1195,6 +1281,13 @@ GRANT ALL ON FUNCTION capture.record_event(p_replay_id uuid, p_timestamp timesta
 
 REVOKE ALL ON FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb) TO capture_app;
+
+--
+-- Name: FUNCTION record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[], p_pages text[]); Type: ACL; Schema: capture
+--
+
+REVOKE ALL ON FUNCTION capture.record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[], p_pages text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION capture.record_events(p_replay_id uuid, p_timestamps timestamp with time zone[], p_event_types text[], p_event_data jsonb[], p_pages text[]) TO capture_app;
 
 --
 -- Name: FUNCTION register_user(p_email text, p_name text, p_github_id bigint); Type: ACL; Schema: capture

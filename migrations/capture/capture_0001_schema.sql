@@ -116,9 +116,9 @@ CREATE TABLE capture.webstates (
     CONSTRAINT webstates_pkey PRIMARY KEY (html_hash),
     CONSTRAINT chk_webstates_html_content_size CHECK (octet_length(html_content) BETWEEN 1 AND 33554432)
 );
--- lz4 (PostgreSQL 14+): compresses HTML several times faster than the default pglz, at a
--- similar ratio (bench/bench_capture.py). A separate statement: sqlfluff cannot parse the
--- column option; on an empty table it is the same.
+-- lz4 (PostgreSQL 14+): writes HTML about 3-4x faster than the default pglz and reads it
+-- faster, for about 20% more bytes (bench/bench_capture.py). A separate statement: sqlfluff
+-- cannot parse the column option; on an empty table it is the same.
 ALTER TABLE capture.webstates ALTER COLUMN html_content SET COMPRESSION lz4;
 
 CREATE TABLE capture.replays (
@@ -382,14 +382,49 @@ COMMENT ON FUNCTION capture.json_timestamp(jsonb) IS
 'an explicit offset (Z or +hh:mm). NULL for anything else (a time without a zone would depend on the '
 'session''s TimeZone).';
 
--- Runs as the caller (the owner, or the SECURITY DEFINER record functions).
---
--- Locking protocol against prune_webstates(): on return, every webstate of the result either
--- was inserted by this transaction or is held FOR KEY SHARE by it, so it cannot be deleted
--- before this transaction's events referencing it commit. prune_webstates() locks its
--- candidates FOR UPDATE SKIP LOCKED, so it never waits for a writer; a writer that meets a
--- row being pruned waits, finds it gone and inserts it again. New rows are inserted in
--- hash order, so two writers inserting the same new pages cannot deadlock each other.
+-- Locking protocol against prune_webstates() (store_webstate and ensure_webstates): on
+-- return, every webstate returned was either inserted by this transaction or is held FOR
+-- KEY SHARE by it (the lock a foreign key check takes; writers never block each other),
+-- so it cannot be deleted before this transaction's events referencing it commit.
+-- prune_webstates() locks its candidates FOR UPDATE SKIP LOCKED, so it never waits for a
+-- writer; a writer that meets a row being pruned waits, finds it gone and inserts it
+-- again. Both run as the caller (the owner, or the SECURITY DEFINER record functions).
+
+CREATE FUNCTION capture.store_webstate(p_html text)
+RETURNS text
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    v_hash text;
+    v_attempt integer := 0;
+BEGIN
+    IF p_html IS NULL THEN
+        RAISE EXCEPTION 'html is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_hash := capture.webstate_hash(p_html);
+    LOOP
+        PERFORM FROM capture.webstates AS w WHERE w.html_hash = v_hash FOR KEY SHARE;
+        EXIT WHEN FOUND;
+        INSERT INTO capture.webstates (html_content) VALUES (p_html) ON CONFLICT (html_hash) DO NOTHING;
+        EXIT WHEN FOUND;
+        -- inserted meanwhile by another transaction (now committed): lock it, next round
+        v_attempt := v_attempt + 1;
+        IF v_attempt > 10 THEN
+            RAISE EXCEPTION 'webstate kept disappearing while being recorded; retry the transaction'
+            USING ERRCODE = 'serialization_failure';
+        END IF;
+    END LOOP;
+    RETURN v_hash;
+END
+$fn$;
+COMMENT ON FUNCTION capture.store_webstate(text) IS
+'Stores a page state once and returns its hash; storing the same HTML again (or from many '
+'connections at once) returns the same hash and keeps the first captured_at. The page is safe from '
+'prune_webstates() until this transaction ends. Owner only: applications record pages with their '
+'events (record_event).';
+
+-- New pages are inserted in hash order, so two writers inserting the same new pages in
+-- different orders cannot deadlock each other.
 CREATE FUNCTION capture.ensure_webstates(p_pages text[])
 RETURNS text[]
 LANGUAGE plpgsql
@@ -403,27 +438,27 @@ BEGIN
     IF p_pages IS NULL THEN
         RAISE EXCEPTION 'pages is NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT
-        coalesce(array_agg(capture.webstate_hash(p.html) ORDER BY p.ord), '{}'),
-        array_agg(DISTINCT capture.webstate_hash(p.html)) FILTER (WHERE p.html IS NOT NULL)
-    INTO v_hashes, v_missing
-    FROM unnest(p_pages) WITH ORDINALITY AS p (html, ord);
-    WHILE v_missing IS NOT NULL AND cardinality(v_missing) > 0 LOOP
+    v_hashes := ARRAY(
+        SELECT capture.webstate_hash(p.html) FROM unnest(p_pages) WITH ORDINALITY AS p (html, ord) ORDER BY p.ord
+    );
+    v_missing := ARRAY(SELECT DISTINCT h.hash FROM unnest(v_hashes) AS h (hash) WHERE h.hash IS NOT NULL);
+    WHILE cardinality(v_missing) > 0 LOOP
         v_attempt := v_attempt + 1;
         IF v_attempt > 10 THEN
             RAISE EXCEPTION 'webstates kept disappearing while being recorded; retry the transaction'
             USING ERRCODE = 'serialization_failure';
         END IF;
         -- the pages that exist: lock them against prune_webstates()
-        SELECT coalesce(array_agg(l.html_hash), '{}') INTO v_found
-        FROM (
+        v_found := ARRAY(
             SELECT w.html_hash FROM capture.webstates AS w
             WHERE w.html_hash = any(v_missing)
             ORDER BY w.html_hash
             FOR KEY SHARE
-        ) AS l;
-        v_missing := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
-        EXIT WHEN cardinality(v_missing) = 0;
+        );
+        IF cardinality(v_found) > 0 THEN
+            v_missing := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
+            EXIT WHEN cardinality(v_missing) = 0;
+        END IF;
         -- the others: insert them (a concurrent writer may insert some first: next round)
         WITH inserted AS (
             INSERT INTO capture.webstates AS w (html_content)
@@ -442,25 +477,9 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION capture.ensure_webstates(text[]) IS
-'Stores each distinct page of p_pages once (existing ones are reused, never rewritten) and returns '
-'their hashes in input order (NULL for a NULL page). Every returned webstate is safe from '
+'store_webstate for many pages: stores each distinct page once (existing ones are reused, never '
+'rewritten) and returns their hashes in input order (NULL for a NULL page), each safe from '
 'prune_webstates() until this transaction ends.';
-
-CREATE FUNCTION capture.store_webstate(p_html text)
-RETURNS text
-LANGUAGE plpgsql
-AS $fn$
-BEGIN
-    IF p_html IS NULL THEN
-        RAISE EXCEPTION 'html is NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RETURN (capture.ensure_webstates(ARRAY[p_html]))[1];
-END
-$fn$;
-COMMENT ON FUNCTION capture.store_webstate(text) IS
-'Stores a page state once and returns its hash; storing the same HTML again (or from many '
-'connections at once) returns the same hash and keeps the first captured_at. Owner only: '
-'applications record pages with their events (record_event).';
 
 -- Functions: recording ------------------------------------------------------------------------
 
@@ -499,7 +518,7 @@ BEGIN
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_html IS NOT NULL THEN
-        v_hash := (capture.ensure_webstates(ARRAY[p_html]))[1];
+        v_hash := capture.store_webstate(p_html);
     END IF;
     INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
     VALUES (p_replay_id, p_timestamp, p_event_type::capture.event_type, p_event_data, v_hash)
@@ -513,6 +532,79 @@ COMMENT ON FUNCTION capture.record_event(uuid, timestamptz, text, jsonb, text) I
 'acting user, P0002 unknown replay, 55000 replay ended.';
 
 -- SECURITY DEFINER: as record_event.
+CREATE FUNCTION capture.record_events(
+    p_replay_id uuid,
+    p_timestamps timestamptz[],
+    p_event_types text[],
+    p_event_data jsonb[] DEFAULT NULL,
+    p_pages text[] DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_replay capture.replays := capture.lock_open_replay(p_replay_id);
+    v_count integer := cardinality(p_timestamps);
+    v_bad record;
+    v_hashes text [];
+BEGIN
+    IF p_timestamps IS NULL OR p_event_types IS NULL THEN
+        RAISE EXCEPTION 'timestamps and event_types are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF v_count NOT BETWEEN 1 AND 10000
+        OR array_ndims(p_timestamps) <> 1 OR array_ndims(p_event_types) <> 1
+        OR cardinality(p_event_types) <> v_count
+        OR (p_event_data IS NOT NULL AND (array_ndims(p_event_data) <> 1 OR cardinality(p_event_data) <> v_count))
+        OR (p_pages IS NOT NULL AND (array_ndims(p_pages) <> 1 OR cardinality(p_pages) <> v_count))
+        THEN
+        RAISE EXCEPTION 'one-dimensional arrays of 1 to 10000 events, all of the same length'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- the first bad event, if any, with what is wrong with it
+    SELECT b.ord, b.problem INTO v_bad
+    FROM (
+        SELECT
+            e.ord,
+            CASE
+                WHEN e.ts IS NULL OR e.kind IS NULL THEN 'lacks timestamp or event_type'
+                WHEN NOT e.kind = any(enum_range(NULL::capture.event_type)::text [])
+                    THEN 'has an unknown event_type'
+                WHEN NOT capture.event_data_is_valid(e.kind::capture.event_type, coalesce(e.data, '{}'))
+                    THEN 'has event_data that does not fit its event_type'
+                WHEN e.ts < v_replay.start_time - interval '1 day' OR e.ts > now() + interval '1 day'
+                    THEN 'has a timestamp outside the replay''s time'
+            END AS problem
+        FROM unnest(p_timestamps, p_event_types, p_event_data) WITH ORDINALITY AS e (ts, kind, data, ord)
+    ) AS b
+    WHERE b.problem IS NOT NULL
+    ORDER BY b.ord
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'event % %', v_bad.ord, v_bad.problem
+        USING ERRCODE = CASE WHEN v_bad.problem LIKE 'lacks%' THEN 'null_value_not_allowed'
+            ELSE 'invalid_parameter_value' END;
+    END IF;
+
+    IF p_pages IS NOT NULL THEN
+        v_hashes := capture.ensure_webstates(p_pages);
+    END IF;
+    INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
+    SELECT p_replay_id, e.ts, e.kind::capture.event_type, coalesce(e.data, '{}'), e.hash
+    FROM unnest(p_timestamps, p_event_types, p_event_data, v_hashes) WITH ORDINALITY AS e (ts, kind, data, hash, ord)
+    ORDER BY e.ord;
+    RETURN v_count;
+END
+$fn$;
+COMMENT ON FUNCTION capture.record_events(uuid, timestamptz[], text[], jsonb[], text[]) IS
+'Batch ingest: records events of the acting user''s open replay from parallel arrays (element i of '
+'each is event i; event_data and pages may be NULL, or NULL per event), in order, all or none; each '
+'distinct page stored once. 1 to 10000 events. Returns the number recorded. Errors as record_event, '
+'naming the first bad event.';
+
+-- SECURITY DEFINER: as record_event (and it calls the array form, which checks the replay).
 CREATE FUNCTION capture.record_events(p_replay_id uuid, p_events jsonb)
 RETURNS integer
 LANGUAGE plpgsql
@@ -521,13 +613,14 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_replay capture.replays := capture.lock_open_replay(p_replay_id);
-    v_bad record;
-    v_times timestamptz [];
-    v_types capture.event_type [];
+    v_kinds text [];
+    v_keys_ok boolean [];
+    v_times jsonb [];
+    v_types text [];
     v_data jsonb [];
+    v_page_kinds text [];
     v_pages text [];
-    v_hashes text [];
-    v_count integer;
+    v_bad record;
 BEGIN
     IF p_events IS NULL THEN
         RAISE EXCEPTION 'events is NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -536,35 +629,42 @@ BEGIN
         RAISE EXCEPTION 'events must be a JSON array of 1 to 10000 event objects'
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- one pass over the elements: each field taken out once
+    SELECT
+        array_agg(jsonb_typeof(e.elem) ORDER BY e.ord),
+        array_agg(
+            CASE WHEN jsonb_typeof(e.elem) = 'object' THEN NOT EXISTS (
+                SELECT FROM jsonb_object_keys(e.elem) AS k (name)
+                WHERE k.name NOT IN ('timestamp', 'event_type', 'event_data', 'html')
+            ) END ORDER BY e.ord
+        ),
+        array_agg(e.elem -> 'timestamp' ORDER BY e.ord),
+        array_agg(e.elem ->> 'event_type' ORDER BY e.ord),
+        array_agg(e.elem -> 'event_data' ORDER BY e.ord),
+        array_agg(jsonb_typeof(e.elem -> 'html') ORDER BY e.ord),
+        array_agg(e.elem ->> 'html' ORDER BY e.ord)
+    INTO v_kinds, v_keys_ok, v_times, v_types, v_data, v_page_kinds, v_pages
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord);
 
-    -- the first bad element, if any, with what is wrong with it
-    SELECT x.ord, x.problem INTO v_bad
+    -- what only JSON can get wrong; the array form checks the rest
+    SELECT b.ord, b.problem INTO v_bad
     FROM (
         SELECT
             e.ord,
             CASE
-                WHEN jsonb_typeof(e.elem) <> 'object' THEN 'is not an object'
-                WHEN (e.elem - '{timestamp,event_type,event_data,html}'::text []) <> '{}' THEN 'has unknown keys'
-                WHEN coalesce(jsonb_typeof(e.elem -> 'timestamp'), 'null') = 'null'
-                    OR coalesce(jsonb_typeof(e.elem -> 'event_type'), 'null') = 'null'
+                WHEN e.kind <> 'object' THEN 'is not an object'
+                WHEN NOT e.keys_ok THEN 'has unknown keys'
+                WHEN coalesce(jsonb_typeof(e.ts), 'null') = 'null' OR e.type IS NULL
                     THEN 'lacks timestamp or event_type'
-                WHEN NOT (e.elem ->> 'event_type') = any(enum_range(NULL::capture.event_type)::text [])
-                    THEN 'has an unknown event_type'
-                WHEN NOT capture.event_data_is_valid(
-                    (e.elem ->> 'event_type')::capture.event_type, coalesce(e.elem -> 'event_data', '{}')
-                ) THEN 'has event_data that does not fit its event_type'
-                WHEN coalesce(jsonb_typeof(e.elem -> 'html'), 'null') NOT IN ('null', 'string')
-                    THEN 'has an html that is not a string'
-                WHEN capture.json_timestamp(e.elem -> 'timestamp') IS NULL
+                WHEN e.page_kind NOT IN ('null', 'string') THEN 'has an html that is not a string'
+                WHEN capture.json_timestamp(e.ts) IS NULL
                     THEN 'has a timestamp that is neither epoch milliseconds nor ISO 8601 with an offset'
-                WHEN capture.json_timestamp(e.elem -> 'timestamp') < v_replay.start_time - interval '1 day'
-                    OR capture.json_timestamp(e.elem -> 'timestamp') > now() + interval '1 day'
-                    THEN 'has a timestamp outside the replay''s time'
             END AS problem
-        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord)
-    ) AS x
-    WHERE x.problem IS NOT NULL
-    ORDER BY x.ord
+        FROM unnest(v_kinds, v_keys_ok, v_times, v_types, v_page_kinds)
+            WITH ORDINALITY AS e (kind, keys_ok, ts, type, page_kind, ord)
+    ) AS b
+    WHERE b.problem IS NOT NULL
+    ORDER BY b.ord
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'event % %', v_bad.ord, v_bad.problem
@@ -572,28 +672,20 @@ BEGIN
             ELSE 'invalid_parameter_value' END;
     END IF;
 
-    SELECT
-        array_agg(capture.json_timestamp(e.elem -> 'timestamp') ORDER BY e.ord),
-        array_agg((e.elem ->> 'event_type')::capture.event_type ORDER BY e.ord),
-        array_agg(coalesce(e.elem -> 'event_data', '{}') ORDER BY e.ord),
-        array_agg(e.elem ->> 'html' ORDER BY e.ord)
-    INTO v_times, v_types, v_data, v_pages
-    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e (elem, ord);
-    v_hashes := capture.ensure_webstates(v_pages);
-
-    INSERT INTO capture.events (replay_id, timestamp, event_type, event_data, webstate_hash)
-    SELECT p_replay_id, b.ts, b.kind, b.data, b.hash
-    FROM unnest(v_times, v_types, v_data, v_hashes) WITH ORDINALITY AS b (ts, kind, data, hash, ord)
-    ORDER BY b.ord;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    RETURN v_count;
+    RETURN capture.record_events(
+        p_replay_id,
+        ARRAY(SELECT capture.json_timestamp(t.value) FROM unnest(v_times) WITH ORDINALITY AS t (value, ord)
+            ORDER BY t.ord),
+        v_types,
+        v_data,
+        v_pages
+    );
 END
 $fn$;
 COMMENT ON FUNCTION capture.record_events(uuid, jsonb) IS
-'Batch ingest: records a JSON array of 1 to 10000 events {"timestamp": epoch ms | ISO 8601 with '
-'offset, "event_type": text, "event_data"?: object, "html"?: text} of the acting user''s open replay, '
-'in order, all or none; each distinct page stored once. Returns the number recorded. Errors as '
-'record_event, naming the first bad element.';
+'Batch ingest from JSON: an array of 1 to 10000 events {"timestamp": epoch milliseconds | ISO 8601 '
+'with an offset, "event_type": text, "event_data"?: object, "html"?: text} of the acting user''s '
+'open replay, recorded as the array form does. Returns the number recorded.';
 
 -- SECURITY DEFINER: capture_app has no UPDATE on replays; end_time is set here, once.
 CREATE FUNCTION capture.end_replay(p_replay_id uuid)
@@ -786,6 +878,7 @@ capture.register_user(text, text, bigint),
 capture.find_user_id(text, bigint),
 capture.record_event(uuid, timestamptz, text, jsonb, text),
 capture.record_events(uuid, jsonb),
+capture.record_events(uuid, timestamptz[], text[], jsonb[], text[]),
 capture.end_replay(uuid)
 TO capture_app;
 

@@ -153,7 +153,7 @@ def test_app_grants_are_exactly_these(db: TestDB) -> None:
     functions = db.query("""SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'capture'::regnamespace
                               AND has_function_privilege('capture_app', p.oid, 'EXECUTE') ORDER BY 1""")
     assert [r[0] for r in functions] == ["current_user_id", "end_replay", "find_user_id", "record_event",
-                                         "record_events", "register_user"]
+                                         "record_events", "record_events", "register_user"]
     assert db.query("SELECT rolinherit, rolcanlogin FROM pg_roles WHERE rolname = 'capture_app'") == [(False, False)]
     assert db.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'capture_worker'") == 0
 

@@ -229,3 +229,59 @@ def test_recording_while_the_replay_is_ended_concurrently(db: TestDB, make) -> N
     assert sum(len(r) for r in results[:8]) == 240
     assert all(r == sorted(r, key=lambda o: o != "ok") for r in results[:8])  # refused only after the end
     assert db.scalar("SELECT count(*) FROM capture.events") == recorded
+
+
+ARRAYS = "SELECT capture.record_events(%s, %s, %s, %s, %s)"
+
+
+def test_record_events_from_arrays(db: TestDB, make, app) -> None:
+    alice = make.user("alice")
+    replay = make.replay(alice)
+    at = [_now() + timedelta(milliseconds=n) for n in range(4)]
+    kinds = ["page_load", "click", "dom_mutation", "scroll"]
+    data = [Jsonb({"url": "https://a.test/"}), Jsonb({"x": 1, "y": 2}), None, Jsonb({"x": 0, "y": 3})]
+    pages = [page(1), page(1), None, page(2)]
+    with app.as_user(alice) as conn:
+        # binary parameters (%b): no quoting or parsing of the HTML on the way
+        assert conn.execute("SELECT capture.record_events(%s, %b, %b, %b, %b)",
+                            (replay, at, kinds, data, pages)).fetchone()[0] == 4
+        assert conn.execute(ARRAYS, (replay, at[:1], ["dom_mutation"], None, None)).fetchone()[0] == 1
+        conn.commit()
+    rows = db.query("SELECT timestamp, event_type::text, event_data, webstate_hash FROM capture.events"
+                    " ORDER BY event_id")
+    assert rows == [(at[0], "page_load", {"url": "https://a.test/"}, sha(page(1))),
+                    (at[1], "click", {"x": 1, "y": 2}, sha(page(1))),
+                    (at[2], "dom_mutation", {}, None),
+                    (at[3], "scroll", {"x": 0, "y": 3}, sha(page(2))),
+                    (at[0], "dom_mutation", {}, None)]
+
+
+def test_record_events_bad_arrays(db: TestDB, make, app) -> None:
+    r = _replays(make)
+    now = _now()
+    one = ([now], ["click"], [CLICK], [None])
+    cases = [
+        ((None, ["click"], None, None), "22004"),
+        (([now], None, None, None), "22004"),
+        (([], [], None, None), "22023"),
+        (([now] * 10001, ["custom"] * 10001, None, None), "22023"),
+        (([now, now], ["click"], None, None), "22023"),
+        (([now], ["click"], [CLICK, CLICK], None), "22023"),
+        (([now], ["click"], [CLICK], [None, None]), "22023"),
+        (([[now], [now]], [["click"], ["click"]], None, None), "22023"),
+        (([now, None], ["click", "click"], [CLICK, CLICK], None), "22004"),
+        (([now, now], ["click", None], [CLICK, CLICK], None), "22004"),
+        (([now, now], ["click", "hover"], [CLICK, CLICK], None), "22023"),
+        (([now, now], ["click", "click"], [CLICK, Jsonb({"x": 1})], None), "22023"),
+        (([now, now], ["click", "click"], [CLICK, None], None), "22023"),
+        (([now, now + timedelta(days=2)], ["click", "click"], [CLICK, CLICK], None), "22023"),
+        (([now], ["click"], [CLICK], [""]), "23514"),
+    ]
+    with app.as_user(r["alice"]) as conn:
+        got = [app.error(conn, ARRAYS, (r["open"], *args)) for args, _ in cases]
+        assert got == [sqlstate for _, sqlstate in cases]
+        for replay, sqlstate in ((r["ended"], "55000"), (r["bob_replay"], "P0002"), (None, "22004")):
+            assert app.error(conn, ARRAYS, (replay, *one)) == sqlstate
+    with app.as_user(None) as conn:
+        assert app.error(conn, ARRAYS, (r["open"], *one)) == "42501"
+    assert db.scalar("SELECT count(*) FROM capture.events") == 0
