@@ -41,7 +41,7 @@ COMMENT ON TYPE capture.event_type IS
 'What a recorded event is; domain of events.event_type. Includes the seed''s five examples (click, '
 'keypress, scroll, dom_mutation, viewport_resize). New types: ALTER TYPE ... ADD VALUE in a migration.';
 
--- Functions the table definitions use (a default, a generated column, a CHECK) -----------
+-- Functions the tables use (a default, a generated column, a CHECK): before the tables --
 
 CREATE FUNCTION capture.current_user_id()
 RETURNS uuid
@@ -365,23 +365,6 @@ COMMENT ON FUNCTION capture.find_user_id(text, bigint) IS
 
 -- Functions: webstates ----------------------------------------------------------------------
 
-CREATE FUNCTION capture.json_timestamp(p_value jsonb)
-RETURNS timestamptz
-LANGUAGE sql
-STABLE
-PARALLEL SAFE
-RETURN CASE jsonb_typeof(p_value)
-    WHEN 'number' THEN to_timestamp((p_value::numeric / 1000)::double precision)
-    WHEN 'string' THEN
-        CASE
-            WHEN (p_value #>> '{}') ~ '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN (p_value #>> '{}')::timestamptz
-        END
-END;
-COMMENT ON FUNCTION capture.json_timestamp(jsonb) IS
-'An event time from JSON: a number of milliseconds since the Unix epoch, or an ISO 8601 string with '
-'an explicit offset (Z or +hh:mm). NULL for anything else (a time without a zone would depend on the '
-'session''s TimeZone).';
-
 -- Locking protocol against prune_webstates() (store_webstate and ensure_webstates): on
 -- return, every webstate returned was either inserted by this transaction or is held FOR
 -- KEY SHARE by it (the lock a foreign key check takes; writers never block each other),
@@ -482,6 +465,23 @@ COMMENT ON FUNCTION capture.ensure_webstates(text[]) IS
 'prune_webstates() until this transaction ends.';
 
 -- Functions: recording ------------------------------------------------------------------------
+
+CREATE FUNCTION capture.json_timestamp(p_value jsonb)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+RETURN CASE jsonb_typeof(p_value)
+    WHEN 'number' THEN to_timestamp((p_value::numeric / 1000)::double precision)
+    WHEN 'string' THEN
+        CASE
+            WHEN (p_value #>> '{}') ~ '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN (p_value #>> '{}')::timestamptz
+        END
+END;
+COMMENT ON FUNCTION capture.json_timestamp(jsonb) IS
+'An event time from JSON: a number of milliseconds since the Unix epoch, or an ISO 8601 string with '
+'an explicit offset (Z or +hh:mm). NULL for anything else (a time without a zone would depend on the '
+'session''s TimeZone).';
 
 -- SECURITY DEFINER: capture_app may not write events or webstates directly (a hash it could
 -- name would let it probe for, and read, other tenants' pages); this checks that the replay
