@@ -116,8 +116,8 @@ CREATE TABLE capture.webstates (
     CONSTRAINT webstates_pkey PRIMARY KEY (html_hash),
     CONSTRAINT chk_webstates_html_content_size CHECK (octet_length(html_content) BETWEEN 1 AND 33554432)
 );
--- lz4 (PostgreSQL 14+): writes HTML about 3-4x faster than the default pglz and reads it
--- faster, for about 20% more bytes (bench/bench_capture.py). A separate statement: sqlfluff
+-- lz4 (PostgreSQL 14+): writes HTML about 3-4x faster than the default pglz, reads it at
+-- least as fast, for about 25% more bytes (bench/bench_capture.py). A separate statement: sqlfluff
 -- cannot parse the column option; on an empty table it is the same.
 ALTER TABLE capture.webstates ALTER COLUMN html_content SET COMPRESSION lz4;
 
