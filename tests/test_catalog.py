@@ -252,6 +252,22 @@ DEFINER_FOR_TENANTS: dict[str, tuple[str, str]] = {
     "recorder.accept_team_invitation(text)": (
         "no INSERT on members",
         "recorder/test_attacks_membership.py::test_an_invitation_is_accepted_once_before_it_expires"),
+    "capture.register_user(text,text,bigint)": (
+        "no INSERT on users (registration comes before app.user_id)",
+        "capture/test_attacks.py::test_registration_and_sign_in_lookup"),
+    "capture.find_user_id(text,bigint)": (
+        "sign-in comes before app.user_id; users' policies show only the acting user",
+        "capture/test_attacks.py::test_registration_and_sign_in_lookup"),
+    "capture.record_event(uuid,timestamp with time zone,text,jsonb,text)": (
+        "no INSERT on events or webstates (a hash must come from content)",
+        "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
+    "capture.record_events(uuid,jsonb)": (
+        "as record_event", "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
+    "capture.record_events(uuid,timestamp with time zone[],text[],jsonb[],text[])": (
+        "as record_event", "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
+    "capture.end_replay(uuid)": (
+        "no UPDATE on replays: end_time is set once",
+        "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
 }
 
 # Columns no tenant role may INSERT or UPDATE (rule 2), and ownership columns set once at
@@ -284,12 +300,21 @@ DATABASE_ASSIGNED: dict[str, list[str]] = {
         "teams.created_at", "team_members.team_id", "team_members.user_id", "team_members.joined_at",
         "team_invitations.token_hash", "team_invitations.invited_by", "team_invitations.expires_at",
     ],
+    "capture": [
+        "users.user_id", "users.github_id", "users.created_at", "replays.replay_id", "replays.start_time",
+        "replays.end_time", *(f"events.{c}" for c in ("event_id", "replay_id", "timestamp", "event_type",
+                                                       "event_data", "webstate_hash")),
+        "webstates.html_hash", "webstates.html_content", "webstates.captured_at",
+        *(f"monthly_reports.{c}" for c in ("report_id", "report_month_start", "new_users_count", "total_users_end",
+                                           "new_replays_count", "total_replays_end", "generated_at")),
+    ],
 }
 SET_ONCE: dict[str, list[str]] = {
     "replay": ["recordings.user_id", "webhooks.user_id", "playback_sessions.user_id", "user_sessions.user_id",
                "api_keys.user_id", "api_keys.key_hash"],
     "recorder": ["recordings.user_id", "execution_jobs.user_id", "execution_jobs.recording_id", "teams.owner_id",
                  "execution_results.execution_job_id"],
+    "capture": ["replays.user_id"],
 }
 
 # Functions of a system's shared queue: executable by <system>_worker, never by a tenant role.

@@ -99,6 +99,8 @@ def test_a_user_cannot_change_or_delete_another_users_rows(db: TestDB, app, tena
         assert app.error(conn, RECORD, (bob.replay, CLICK, None)) == "P0002"
         assert app.error(conn, "SELECT capture.record_events(%s, %s)",
                          (bob.replay, Jsonb([{"timestamp": 0, "event_type": "click"}]))) == "P0002"
+        assert app.error(conn, "SELECT capture.record_events(%s, ARRAY[now()], ARRAY['click'], NULL, NULL)",
+                         (bob.replay,)) == "P0002"
         assert app.error(conn, "INSERT INTO capture.replays (user_id, initial_url) VALUES (%s, 'https://a.test/')",
                          (bob.user,)) == "42501"
         conn.commit()
