@@ -798,6 +798,9 @@ BEGIN
         PERFORM ops.check_parent(p_parent);
     END IF;
     FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
+        -- the parent's lock until the end of the transaction: planned under it, every month
+        -- of the plan is known to be free
+        PERFORM ops.lock_parent(parent);
         v_exclusive := ops.holds_exclusive(parent);
         PERFORM ops.ensure_default_partition(parent);
         FOR v_month IN
@@ -805,7 +808,7 @@ BEGIN
             FROM ops.parent_plan(parent, p_reference, p_premake, p_months_back, ARRAY['ensure']) AS pl
             WHERE pl.step = 'create'
         LOOP
-            SELECT * INTO v_made FROM ops.make_partition(parent, v_month, v_run, v_exclusive);
+            SELECT * INTO v_made FROM ops.make_partition(parent, v_month, v_run, v_exclusive, TRUE);
             IF v_made.created THEN
                 partition_name := v_made.partition_name;
                 rows_moved := v_made.rows_moved;
@@ -906,6 +909,9 @@ CREATE FUNCTION ops.has_rows(p_table regclass) RETURNS boolean
 DECLARE
     v_found boolean;
 BEGIN
+    IF pg_catalog.pg_relation_size(p_table) = 0 THEN
+        RETURN FALSE;  -- never written to: no need to plan a query on it
+    END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM ONLY %s)', p_table) INTO v_found;
     RETURN v_found;
 END
@@ -915,7 +921,7 @@ $$;
 -- Name: FUNCTION has_rows(p_table regclass); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.has_rows(p_table regclass) IS 'True when the table (not its partitions) has a row: one probe, no scan.';
+COMMENT ON FUNCTION ops.has_rows(p_table regclass) IS 'True when the table (not its partitions) has a row: its size, then one probe; never a scan.';
 
 --
 -- Name: holds_exclusive(regclass); Type: FUNCTION; Schema: ops
@@ -1116,7 +1122,14 @@ BEGIN
                     AND NOT coalesce(b.covered @> pg_catalog.tstzrange(w.first_month, w.wanted_end), FALSE)
                 )
                 OR (v_retain AND w.cutoff IS NOT NULL AND b.first_end <= w.cutoff)
-                OR (v_drain AND coalesce(pt.partdefid, 0) <> 0 AND ops.has_rows(pt.partdefid::regclass))
+                OR (
+                    v_drain AND coalesce(pt.partdefid, 0) <> 0
+                    -- a DEFAULT partition never written to is empty without opening it for a query
+                    AND CASE
+                        WHEN pg_catalog.pg_relation_size(pt.partdefid::regclass) = 0 THEN FALSE
+                        ELSE ops.has_rows(pt.partdefid::regclass)
+                    END
+                )
             )
         ORDER BY r.parent_schema, r.parent_table
     LOOP
@@ -1166,10 +1179,10 @@ $$;
 COMMENT ON FUNCTION ops.maintenance_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_steps text[]) IS 'What one maintenance run would do to every registered parent (or the one given), in one call: the rows of ops.parent_plan() for each parent that has anything to do (found in one pass over the registry and the cached bounds), plus step error for a parent whose plan failed or whose table is gone. No rows: nothing to do. p_premake overrides each table''s premake (0..120); p_steps: any of drain, ensure, retention.';
 
 --
--- Name: make_partition(regclass, date, uuid, boolean); Type: FUNCTION; Schema: ops
+-- Name: make_partition(regclass, date, uuid, boolean, boolean); Type: FUNCTION; Schema: ops
 --
 
-CREATE FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean) RETURNS TABLE(partition_name name, created boolean, rows_moved bigint)
+CREATE FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean DEFAULT false) RETURNS TABLE(partition_name name, created boolean, rows_moved bigint)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -1187,13 +1200,13 @@ DECLARE
     v_trigger name;
     v_moved bigint := 0;
 BEGIN
-    IF NOT ops.lock_parent(p_parent) THEN
+    IF NOT p_checked AND NOT ops.lock_parent(p_parent) THEN
         RAISE EXCEPTION 'table % is not registered for partition maintenance', p_parent
             USING ERRCODE = 'undefined_object';
     END IF;
     v_reg := ops.registered(p_parent);
     partition_name := ops.partition_name(v_reg.parent_table, p_month);
-    IF NOT ops.month_is_free(p_parent, p_month) THEN
+    IF NOT p_checked AND NOT ops.month_is_free(p_parent, p_month) THEN
         created := FALSE;
         rows_moved := 0;
         RETURN NEXT;
@@ -1203,7 +1216,9 @@ BEGIN
     v_lower := ops.bound_literal(v_type, p_month::timestamp AT TIME ZONE 'UTC');
     v_upper := ops.bound_literal(v_type, (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
 
-    IF v_default IS NOT NULL THEN
+    IF v_default IS NOT NULL AND p_exclusive AND NOT ops.has_rows(v_default) THEN
+        v_waiting := FALSE;  -- no row reaches DEFAULT while this transaction locks the parent
+    ELSIF v_default IS NOT NULL THEN
         -- no new rows of this month in DEFAULT from here on; are there any now?
         EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', v_default);
         EXECUTE pg_catalog.format(
@@ -1281,10 +1296,10 @@ END
 $$;
 
 --
--- Name: FUNCTION make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean); Type: COMMENT; Schema: ops
+-- Name: FUNCTION make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean) IS 'The engine behind ops.create_partition (arguments checked there): under the parent''s lock, creates the month''s child unless the month is covered; rows of the month waiting in DEFAULT move in before it is attached. With p_exclusive (the transaction holds ACCESS EXCLUSIVE on the parent) and no waiting rows, one CREATE TABLE ... PARTITION OF.';
+COMMENT ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean) IS 'The engine behind ops.create_partition (arguments checked there): under the parent''s lock, creates the month''s child unless the month is covered; rows of the month waiting in DEFAULT move in before it is attached. With p_exclusive (the transaction holds ACCESS EXCLUSIVE on the parent) and no waiting rows, one CREATE TABLE ... PARTITION OF. p_checked: the caller holds the parent''s lock and planned under it, so the month is known to be free.';
 
 --
 -- Name: mirror_parent(regclass, regclass); Type: FUNCTION; Schema: ops
@@ -1716,6 +1731,11 @@ BEGIN
         v_archive := coalesce(p_archive_schema, ops.fit_name(v_schema, '_archive'));
         EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', v_archive);
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = p_parent) THEN
+        -- a parent without partitions holds no row and serves no query: setting it up under
+        -- ACCESS EXCLUSIVE costs nobody anything, and each child is one CREATE ... PARTITION OF
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_parent);
+    END IF;
 
     INSERT INTO ops.partitioned_tables AS r (
         parent_schema, parent_table, control_column, premake, start_months_back,
@@ -1744,7 +1764,7 @@ $$;
 -- Name: FUNCTION register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean) IS 'Registers a parent range-partitioned by month on p_control_column and sets it up at once: its DEFAULT partition (unless p_default_partition is false), and partitions from p_start_months_back months back to p_premake months ahead (each 0..120). Retention: NULL keeps everything, else positive and at most 100 years; mode drop, or detach into p_archive_schema (default <schema>_archive, created here). Called in the transaction that created the parent (which holds ACCESS EXCLUSIVE on it), children are created PARTITION OF. Idempotent: re-registering updates the settings.';
+COMMENT ON FUNCTION ops.register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean) IS 'Registers a parent range-partitioned by month on p_control_column and sets it up at once: its DEFAULT partition (unless p_default_partition is false), and partitions from p_start_months_back months back to p_premake months ahead (each 0..120). Retention: NULL keeps everything, else positive and at most 100 years; mode drop, or detach into p_archive_schema (default <schema>_archive, created here). A parent without partitions yet is locked ACCESS EXCLUSIVE and its children are created PARTITION OF (it holds no row to protect). Idempotent: re-registering updates the settings.';
 
 --
 -- Name: registered(regclass); Type: FUNCTION; Schema: ops
@@ -2596,10 +2616,10 @@ REVOKE ALL ON FUNCTION ops.log_step(p_run uuid, p_parent regclass, p_action text
 REVOKE ALL ON FUNCTION ops.maintenance_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_steps text[]) FROM PUBLIC;
 
 --
--- Name: FUNCTION make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean); Type: ACL; Schema: ops
+-- Name: FUNCTION make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean); Type: ACL; Schema: ops
 --
 
-REVOKE ALL ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION mirror_parent(p_parent regclass, p_child regclass); Type: ACL; Schema: ops

@@ -795,7 +795,7 @@ COMMENT ON FUNCTION ops.partition_name(name, date) IS
 DROP FUNCTION ops.maintenance_plan(regclass, timestamptz, integer, text[]);
 DROP FUNCTION ops.has_rows(regclass);
 DROP FUNCTION ops.parent_plan(regclass, timestamptz, integer, integer, text[], interval);
-DROP FUNCTION ops.make_partition(regclass, date, uuid, boolean);
+DROP FUNCTION ops.make_partition(regclass, date, uuid, boolean, boolean);
 DROP FUNCTION ops.default_contents(regclass);
 DROP FUNCTION ops.remember_bounds(regclass);
 DROP FUNCTION ops.holds_exclusive(regclass);

@@ -839,11 +839,15 @@ AS $fn$
 DECLARE
     v_found boolean;
 BEGIN
+    IF pg_catalog.pg_relation_size(p_table) = 0 THEN
+        RETURN FALSE;  -- never written to: no need to plan a query on it
+    END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM ONLY %s)', p_table) INTO v_found;
     RETURN v_found;
 END
 $fn$;
-COMMENT ON FUNCTION ops.has_rows(regclass) IS 'True when the table (not its partitions) has a row: one probe, no scan.';
+COMMENT ON FUNCTION ops.has_rows(regclass) IS
+'True when the table (not its partitions) has a row: its size, then one probe; never a scan.';
 
 CREATE FUNCTION ops.maintenance_plan(
     p_parent regclass DEFAULT NULL,
@@ -949,7 +953,14 @@ BEGIN
                     AND NOT coalesce(b.covered @> pg_catalog.tstzrange(w.first_month, w.wanted_end), FALSE)
                 )
                 OR (v_retain AND w.cutoff IS NOT NULL AND b.first_end <= w.cutoff)
-                OR (v_drain AND coalesce(pt.partdefid, 0) <> 0 AND ops.has_rows(pt.partdefid::regclass))
+                OR (
+                    v_drain AND coalesce(pt.partdefid, 0) <> 0
+                    -- a DEFAULT partition never written to is empty without opening it for a query
+                    AND CASE
+                        WHEN pg_catalog.pg_relation_size(pt.partdefid::regclass) = 0 THEN FALSE
+                        ELSE ops.has_rows(pt.partdefid::regclass)
+                    END
+                )
             )
         ORDER BY r.parent_schema, r.parent_table
     LOOP
@@ -1151,7 +1162,9 @@ COMMENT ON FUNCTION ops.mirror_parent(regclass, regclass) IS
 'Gives a new child its parent''s owner and row level security settings in one ALTER TABLE (no '
 'grants: the children are reached through the parent, whose privileges and policies apply).';
 
-CREATE FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean)
+CREATE FUNCTION ops.make_partition(
+    p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean DEFAULT FALSE
+)
 RETURNS TABLE (partition_name name, created boolean, rows_moved bigint)
 LANGUAGE plpgsql
 AS $fn$
@@ -1170,13 +1183,13 @@ DECLARE
     v_trigger name;
     v_moved bigint := 0;
 BEGIN
-    IF NOT ops.lock_parent(p_parent) THEN
+    IF NOT p_checked AND NOT ops.lock_parent(p_parent) THEN
         RAISE EXCEPTION 'table % is not registered for partition maintenance', p_parent
             USING ERRCODE = 'undefined_object';
     END IF;
     v_reg := ops.registered(p_parent);
     partition_name := ops.partition_name(v_reg.parent_table, p_month);
-    IF NOT ops.month_is_free(p_parent, p_month) THEN
+    IF NOT p_checked AND NOT ops.month_is_free(p_parent, p_month) THEN
         created := FALSE;
         rows_moved := 0;
         RETURN NEXT;
@@ -1186,7 +1199,9 @@ BEGIN
     v_lower := ops.bound_literal(v_type, p_month::timestamp AT TIME ZONE 'UTC');
     v_upper := ops.bound_literal(v_type, (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
 
-    IF v_default IS NOT NULL THEN
+    IF v_default IS NOT NULL AND p_exclusive AND NOT ops.has_rows(v_default) THEN
+        v_waiting := FALSE;  -- no row reaches DEFAULT while this transaction locks the parent
+    ELSIF v_default IS NOT NULL THEN
         -- no new rows of this month in DEFAULT from here on; are there any now?
         EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', v_default);
         EXECUTE pg_catalog.format(
@@ -1262,11 +1277,12 @@ BEGIN
     RETURN NEXT;
 END
 $fn$;
-COMMENT ON FUNCTION ops.make_partition(regclass, date, uuid, boolean) IS
+COMMENT ON FUNCTION ops.make_partition(regclass, date, uuid, boolean, boolean) IS
 'The engine behind ops.create_partition (arguments checked there): under the parent''s lock, '
 'creates the month''s child unless the month is covered; rows of the month waiting in DEFAULT '
 'move in before it is attached. With p_exclusive (the transaction holds ACCESS EXCLUSIVE on the '
-'parent) and no waiting rows, one CREATE TABLE ... PARTITION OF.';
+'parent) and no waiting rows, one CREATE TABLE ... PARTITION OF. p_checked: the caller holds the '
+'parent''s lock and planned under it, so the month is known to be free.';
 
 CREATE OR REPLACE FUNCTION ops.create_partition(p_parent regclass, p_month date, p_run uuid DEFAULT NULL)
 RETURNS TABLE (partition_name name, created boolean, rows_moved bigint)
@@ -1341,6 +1357,9 @@ BEGIN
         PERFORM ops.check_parent(p_parent);
     END IF;
     FOR parent IN SELECT r.p FROM ops.registered_parents(p_parent) AS r (p) LOOP
+        -- the parent's lock until the end of the transaction: planned under it, every month
+        -- of the plan is known to be free
+        PERFORM ops.lock_parent(parent);
         v_exclusive := ops.holds_exclusive(parent);
         PERFORM ops.ensure_default_partition(parent);
         FOR v_month IN
@@ -1348,7 +1367,7 @@ BEGIN
             FROM ops.parent_plan(parent, p_reference, p_premake, p_months_back, ARRAY['ensure']) AS pl
             WHERE pl.step = 'create'
         LOOP
-            SELECT * INTO v_made FROM ops.make_partition(parent, v_month, v_run, v_exclusive);
+            SELECT * INTO v_made FROM ops.make_partition(parent, v_month, v_run, v_exclusive, TRUE);
             IF v_made.created THEN
                 partition_name := v_made.partition_name;
                 rows_moved := v_made.rows_moved;
@@ -1540,6 +1559,11 @@ BEGIN
         v_archive := coalesce(p_archive_schema, ops.fit_name(v_schema, '_archive'));
         EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', v_archive);
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = p_parent) THEN
+        -- a parent without partitions holds no row and serves no query: setting it up under
+        -- ACCESS EXCLUSIVE costs nobody anything, and each child is one CREATE ... PARTITION OF
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_parent);
+    END IF;
 
     INSERT INTO ops.partitioned_tables AS r (
         parent_schema, parent_table, control_column, premake, start_months_back,
@@ -1568,9 +1592,9 @@ COMMENT ON FUNCTION ops.register_partitioned_table(regclass, name, integer, inte
 'DEFAULT partition (unless p_default_partition is false), and partitions from p_start_months_back '
 'months back to p_premake months ahead (each 0..120). Retention: NULL keeps everything, else '
 'positive and at most 100 years; mode drop, or detach into p_archive_schema (default '
-'<schema>_archive, created here). Called in the transaction that created the parent (which holds '
-'ACCESS EXCLUSIVE on it), children are created PARTITION OF. Idempotent: re-registering updates '
-'the settings.';
+'<schema>_archive, created here). A parent without partitions yet is locked ACCESS EXCLUSIVE and '
+'its children are created PARTITION OF (it holds no row to protect). Idempotent: re-registering '
+'updates the settings.';
 
 CREATE OR REPLACE FUNCTION ops.unregister_partitioned_table(p_parent regclass)
 RETURNS boolean

@@ -164,3 +164,40 @@ def test_partitions_list(db: TestDB) -> None:
     assert entry["partitions"][0]["default"] is True
     text = db.cli("partitions", "list")
     assert text.returncode == 0 and "demo.events_default" in text.stdout and "DEFAULT" in text.stdout
+
+
+def test_maintain_prints_one_line_per_table_that_changed(db: TestDB) -> None:
+    busy = make_parent(db, "demo_busy", premake=0, retention="1 month")
+    make_parent(db, "demo_idle", premake=0)
+    stuck = make_parent(db, "demo_stuck", premake=0)
+    db.query("SELECT * FROM ops.ensure_partitions(%s::regclass, '2020-01-01', 0)", (busy,))
+    db.execute(f"INSERT INTO {busy} (created_at) VALUES ('2030-01-02'), ('2030-01-03'), ('2030-02-02')")
+    db.execute(f"INSERT INTO {stuck} (created_at) VALUES ('1999-12-31'), ('infinity')")
+    tables = db.scalar("SELECT count(*) FROM ops.partitioned_tables")
+    result = db.cli("maintain")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [busy, stuck]
+    assert lines[0].startswith(f"{busy}: 2 drained (3 rows moved), 1 dropped (")
+    assert lines[1].startswith(f"{stuck}: 2 rows kept in DEFAULT (their time is NULL, infinite or outside")
+    assert lines[-1].startswith(f"{tables} tables, 3 changes, ") and lines[-1].endswith(": ok")
+    again = db.cli("maintain")
+    assert again.stdout.splitlines()[:-1] == [line for line in again.stdout.splitlines()[:-1]
+                                              if line.startswith(stuck)]
+    assert again.stdout.splitlines()[-1].startswith(f"{tables} tables, 0 changes, ")
+
+
+def test_json_is_one_object_on_one_line_even_for_a_dry_run(db: TestDB) -> None:
+    parent = make_parent(db, "demo", premake=0)
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2030-05-05')")
+    for args in (("maintain", "--json", "--dry-run"), ("maintain", "--json"), ("partitions", "list", "--json")):
+        result = db.cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("\n") == 1, args
+        json.loads(result.stdout)
+    dry = json.loads(db.cli("maintain", "--json", "--dry-run").stdout)
+    assert dry["tables"] and all(t["drained"] == [] for t in dry["tables"])  # it ran meanwhile: nothing left
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2031-06-06')")
+    dry = json.loads(db.cli("maintain", "--json", "--dry-run").stdout)
+    step = next(t for t in dry["tables"] if t["parent"] == parent)["drained"][0]
+    assert step["partition"] == "demo.events_2031_06" and "ATTACH PARTITION demo.events_2031_06" in step["sql"]

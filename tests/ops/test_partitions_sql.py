@@ -173,3 +173,48 @@ def test_rows_without_a_month_stay_in_default_and_never_stop_maintenance(db: Tes
     assert db.scalar(f"SELECT count(*) FROM {parent}_default") == 2
     assert "events_2004_04" in names(db, parent)
     assert db.query("SELECT * FROM ops.drain_default(%s::regclass)", (parent,)) == []
+
+
+CHILD_SHAPE = """
+SELECT c.relowner::regrole::text, c.relrowsecurity, c.relforcerowsecurity,
+       (SELECT array_agg(replace(pg_get_indexdef(i.indexrelid), c.relname, 'CHILD') ORDER BY 1)
+          FROM pg_index i WHERE i.indrelid = c.oid),
+       (SELECT array_agg(replace(x.conname, c.relname, 'CHILD') || ' ' || pg_get_constraintdef(x.oid) ORDER BY 1)
+          FROM pg_constraint x WHERE x.conrelid = c.oid),
+       (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull || ' '
+                         || coalesce(pg_get_expr(d.adbin, d.adrelid), '') ORDER BY a.attnum)
+          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+FROM pg_class c WHERE c.oid = %s::regclass
+"""
+
+
+def test_a_new_parent_gets_children_created_partition_of_like_attached_ones(db: TestDB) -> None:
+    """Registering a parent that has no partition yet takes ACCESS EXCLUSIVE on it (nothing
+    can be using it) and creates each child with one CREATE TABLE ... PARTITION OF; a child
+    maintenance attaches later looks the same."""
+    with psycopg.connect(db.url) as conn:
+        conn.execute("CREATE SCHEMA demo AUTHORIZATION schema_tool_owner")
+        conn.execute("SET LOCAL ROLE schema_tool_owner")
+        conn.execute("CREATE TABLE demo.events (id bigint GENERATED ALWAYS AS IDENTITY, created_at timestamptz"
+                     " NOT NULL DEFAULT now(), payload text, score integer CONSTRAINT chk_score CHECK (score >= 0),"
+                     " PRIMARY KEY (created_at, id)) PARTITION BY RANGE (created_at)")
+        conn.execute("CREATE INDEX ON demo.events (payload)")
+        conn.execute("ALTER TABLE demo.events ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
+        conn.commit()
+    with psycopg.connect(db.url) as conn:
+        conn.execute("SELECT ops.register_partitioned_table('demo.events', 'created_at', 1)")
+        held = conn.execute("SELECT mode FROM pg_locks WHERE relation = 'demo.events'::regclass"
+                            " AND pid = pg_backend_pid() AND mode = 'AccessExclusiveLock'").fetchall()
+        assert held == [("AccessExclusiveLock",)]
+    made_at_setup = names(db, "demo.events")[1]
+    db.execute("INSERT INTO demo.events (created_at) VALUES ('2035-03-03')")
+    db.execute("CALL ops.run_maintenance()")  # ATTACH, with the row moved in
+    assert db.scalar("SELECT count(*) FROM demo.events_2035_03") == 1
+    assert db.query(CHILD_SHAPE, (f"demo.{made_at_setup}",)) == db.query(CHILD_SHAPE, ("demo.events_2035_03",))
+    # a parent that has partitions is never locked more than SHARE UPDATE EXCLUSIVE by maintenance
+    with psycopg.connect(db.url) as conn:
+        conn.execute("SELECT ops.register_partitioned_table('demo.events', 'created_at', 2)")
+        held = conn.execute("SELECT mode FROM pg_locks WHERE relation = 'demo.events'::regclass"
+                            " AND pid = pg_backend_pid()").fetchall()
+        assert ("AccessExclusiveLock",) not in held
