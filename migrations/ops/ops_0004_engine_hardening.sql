@@ -1170,14 +1170,12 @@ LANGUAGE plpgsql
 AS $fn$
 DECLARE
     v_started timestamptz := pg_catalog.clock_timestamp();
-    v_reg ops.partitioned_tables;
-    v_type regtype := ops.control_type(p_parent);
-    v_default regclass := ops.default_partition(p_parent);
+    v_parent record;
     v_child text;
-    v_child_oid oid;
     v_lower text;
     v_upper text;
     v_waiting boolean := FALSE;
+    v_settings text [] := '{}';
     v_columns text;
     v_triggers name [];
     v_trigger name;
@@ -1187,26 +1185,53 @@ BEGIN
         RAISE EXCEPTION 'table % is not registered for partition maintenance', p_parent
             USING ERRCODE = 'undefined_object';
     END IF;
-    v_reg := ops.registered(p_parent);
-    partition_name := ops.partition_name(v_reg.parent_table, p_month);
+    -- everything about the parent in one catalog query (this runs once per partition)
+    SELECT
+        r.parent_schema,
+        r.parent_table,
+        r.control_column,
+        a.atttypid::regtype AS control_type,
+        nullif(pt.partdefid, 0)::regclass AS default_partition,
+        pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+        c.relrowsecurity,
+        c.relforcerowsecurity
+    INTO v_parent
+    FROM pg_catalog.pg_class AS c
+    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+    INNER JOIN ops.partitioned_tables AS r ON n.nspname = r.parent_schema AND c.relname = r.parent_table
+    INNER JOIN pg_catalog.pg_partitioned_table AS pt ON c.oid = pt.partrelid
+    INNER JOIN pg_catalog.pg_attribute AS a ON c.oid = a.attrelid AND pt.partattrs[0] = a.attnum
+    WHERE c.oid = p_parent;
+    partition_name := ops.partition_name(v_parent.parent_table, p_month);
     IF NOT p_checked AND NOT ops.month_is_free(p_parent, p_month) THEN
         created := FALSE;
         rows_moved := 0;
         RETURN NEXT;
         RETURN;
     END IF;
-    v_child := pg_catalog.format('%I.%I', v_reg.parent_schema, partition_name);
-    v_lower := ops.bound_literal(v_type, p_month::timestamp AT TIME ZONE 'UTC');
-    v_upper := ops.bound_literal(v_type, (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+    v_child := pg_catalog.format('%I.%I', v_parent.parent_schema, partition_name);
+    v_lower := ops.bound_literal(v_parent.control_type, p_month::timestamp AT TIME ZONE 'UTC');
+    v_upper := ops.bound_literal(v_parent.control_type, (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+    -- the child gets its parent's owner and row level security settings (no grants: children
+    -- are reached through the parent, whose privileges and policies apply)
+    IF v_parent.owner <> current_user THEN
+        v_settings := v_settings || pg_catalog.format('OWNER TO %I', v_parent.owner);
+    END IF;
+    IF v_parent.relrowsecurity THEN
+        v_settings := v_settings || 'ENABLE ROW LEVEL SECURITY'::text;
+    END IF;
+    IF v_parent.relforcerowsecurity THEN
+        v_settings := v_settings || 'FORCE ROW LEVEL SECURITY'::text;
+    END IF;
 
-    IF v_default IS NOT NULL AND p_exclusive AND NOT ops.has_rows(v_default) THEN
+    IF v_parent.default_partition IS NOT NULL AND p_exclusive AND NOT ops.has_rows(v_parent.default_partition) THEN
         v_waiting := FALSE;  -- no row reaches DEFAULT while this transaction locks the parent
-    ELSIF v_default IS NOT NULL THEN
+    ELSIF v_parent.default_partition IS NOT NULL THEN
         -- no new rows of this month in DEFAULT from here on; are there any now?
-        EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', v_default);
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', v_parent.default_partition);
         EXECUTE pg_catalog.format(
             'SELECT EXISTS (SELECT FROM ONLY %s WHERE %I >= %L AND %I < %L)',
-            v_default, v_reg.control_column, v_lower, v_reg.control_column, v_upper
+            v_parent.default_partition, v_parent.control_column, v_lower, v_parent.control_column, v_upper
         ) INTO v_waiting;
     END IF;
 
@@ -1215,22 +1240,26 @@ BEGIN
         EXECUTE pg_catalog.format(
             'CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', v_child, p_parent, v_lower, v_upper
         );
-        PERFORM ops.mirror_parent(p_parent, v_child::regclass);
+        IF pg_catalog.cardinality(v_settings) > 0 THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s %s', v_child, pg_catalog.array_to_string(v_settings, ', '));
+        END IF;
     ELSE
         -- a plain table first: attaching it takes only SHARE UPDATE EXCLUSIVE on the parent
         EXECUTE pg_catalog.format(
             'CREATE TABLE %s (LIKE %s INCLUDING ALL '
             'EXCLUDING INDEXES EXCLUDING IDENTITY EXCLUDING STATISTICS EXCLUDING COMMENTS)', v_child, p_parent
         );
-        PERFORM ops.mirror_parent(p_parent, v_child::regclass);
+        IF pg_catalog.cardinality(v_settings) > 0 THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s %s', v_child, pg_catalog.array_to_string(v_settings, ', '));
+        END IF;
         IF v_waiting THEN
             -- PostgreSQL refuses to attach a range the DEFAULT partition has rows in: move
             -- them (without firing the DEFAULT partition's own triggers), then attach
             SELECT pg_catalog.array_agg(t.tgname ORDER BY t.tgname) INTO v_triggers
             FROM pg_catalog.pg_trigger AS t
-            WHERE t.tgrelid = v_default AND NOT t.tgisinternal AND t.tgenabled <> 'D';
+            WHERE t.tgrelid = v_parent.default_partition AND NOT t.tgisinternal AND t.tgenabled <> 'D';
             FOREACH v_trigger IN ARRAY coalesce(v_triggers, '{}') LOOP
-                EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_default, v_trigger);
+                EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_parent.default_partition, v_trigger);
             END LOOP;
             SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
             FROM pg_catalog.pg_attribute AS a
@@ -1239,11 +1268,11 @@ BEGIN
                 'WITH moved AS (DELETE FROM ONLY %s WHERE %I >= %L AND %I < %L RETURNING %s), '
                 'inserted AS (INSERT INTO %s (%s) SELECT %s FROM moved RETURNING 1) '
                 'SELECT pg_catalog.count(*) AS rows_moved FROM inserted',
-                v_default, v_reg.control_column, v_lower, v_reg.control_column, v_upper, v_columns,
-                v_child, v_columns, v_columns
+                v_parent.default_partition, v_parent.control_column, v_lower, v_parent.control_column, v_upper,
+                v_columns, v_child, v_columns, v_columns
             ) INTO v_moved;
             FOREACH v_trigger IN ARRAY coalesce(v_triggers, '{}') LOOP
-                EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I', v_default, v_trigger);
+                EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I', v_parent.default_partition, v_trigger);
             END LOOP;
         END IF;
         EXECUTE pg_catalog.format(
@@ -1251,7 +1280,6 @@ BEGIN
         );
     END IF;
 
-    v_child_oid := v_child::regclass::oid;
     INSERT INTO ops.bound_cache AS bc (partition, parent, bound_md5, is_default, lower_bound, upper_bound)
     SELECT
         c.oid,
@@ -1261,16 +1289,20 @@ BEGIN
         p_month::timestamp AT TIME ZONE 'UTC',
         (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC'
     FROM pg_catalog.pg_class AS c
-    WHERE c.oid = v_child_oid
+    WHERE c.oid = v_child::regclass
     ON CONFLICT (partition) DO UPDATE
     SET parent = excluded.parent,
         bound_md5 = excluded.bound_md5,
         is_default = excluded.is_default,
         lower_bound = excluded.lower_bound,
         upper_bound = excluded.upper_bound;
-    PERFORM ops.log_step(
-        coalesce(p_run, pg_catalog.gen_random_uuid()), p_parent,
-        CASE WHEN v_moved > 0 THEN 'drain' ELSE 'create' END, partition_name, v_moved, v_started
+    INSERT INTO ops.maintenance_log (
+        run_id, path, parent_schema, parent_table, action, partition_name, rows_moved, duration_ms
+    )
+    VALUES (
+        coalesce(p_run, pg_catalog.gen_random_uuid()), 'sql', v_parent.parent_schema, v_parent.parent_table,
+        CASE WHEN v_moved > 0 THEN 'drain' ELSE 'create' END, partition_name, v_moved,
+        round((extract(EPOCH FROM pg_catalog.clock_timestamp() - v_started) * 1000)::numeric, 3)
     );
     created := TRUE;
     rows_moved := v_moved;
@@ -1328,7 +1360,20 @@ BEGIN
     v_name := ops.default_partition_name(v_reg.parent_table);
     EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', v_reg.parent_schema, v_name, p_parent);
     PERFORM ops.mirror_parent(p_parent, pg_catalog.format('%I.%I', v_reg.parent_schema, v_name)::regclass);
-    PERFORM ops.remember_bounds(p_parent);
+    INSERT INTO ops.bound_cache AS bc (partition, parent, bound_md5, is_default)
+    SELECT
+        c.oid,
+        p_parent::oid,
+        pg_catalog.md5(c.relpartbound::text),
+        TRUE
+    FROM pg_catalog.pg_class AS c
+    WHERE c.oid = pg_catalog.format('%I.%I', v_reg.parent_schema, v_name)::regclass
+    ON CONFLICT (partition) DO UPDATE
+    SET parent = excluded.parent,
+        bound_md5 = excluded.bound_md5,
+        is_default = excluded.is_default,
+        lower_bound = NULL,
+        upper_bound = NULL;
     RETURN TRUE;
 END
 $fn$;
@@ -1525,6 +1570,7 @@ DECLARE
     v_type regtype := ops.control_type(p_parent);
     v_column name;
     v_archive name;
+    v_fresh boolean;
 BEGIN
     IF p_parent IS NULL OR p_control_column IS NULL OR p_retention_mode IS NULL OR p_default_partition IS NULL THEN
         RAISE EXCEPTION 'p_parent, p_control_column, p_retention_mode and p_default_partition must not be NULL'
@@ -1559,7 +1605,8 @@ BEGIN
         v_archive := coalesce(p_archive_schema, ops.fit_name(v_schema, '_archive'));
         EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', v_archive);
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = p_parent) THEN
+    v_fresh := NOT EXISTS (SELECT FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = p_parent);
+    IF v_fresh THEN
         -- a parent without partitions holds no row and serves no query: setting it up under
         -- ACCESS EXCLUSIVE costs nobody anything, and each child is one CREATE ... PARTITION OF
         EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_parent);
@@ -1584,7 +1631,9 @@ BEGIN
         updated_at = pg_catalog.now();
 
     PERFORM ops.ensure_partitions(p_parent, pg_catalog.now(), p_premake, p_start_months_back);
-    PERFORM ops.remember_bounds(p_parent);
+    IF NOT v_fresh THEN
+        PERFORM ops.remember_bounds(p_parent);  -- partitions attached before it was registered
+    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION ops.register_partitioned_table(regclass, name, integer, integer, interval, text, name, boolean) IS

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -30,7 +29,8 @@ SELECT pg_catalog.set_config('lock_timeout', %s, false),
        pg_catalog.set_config('client_connection_check_interval', '1s', false),
        pg_catalog.to_regclass('ops.partitioned_tables') IS NOT NULL,
        pg_catalog.to_regprocedure('ops.maintenance_plan(regclass, timestamptz, integer, text[])') IS NOT NULL,
-       pg_catalog.pg_is_in_recovery()
+       pg_catalog.pg_is_in_recovery(),
+       pg_catalog.gen_random_uuid()::text
 """
 LOG_SQL = """
 INSERT INTO ops.maintenance_log
@@ -77,15 +77,16 @@ class TableReport:
         return f"{self.parent}: {', '.join(parts)} ({self.duration_ms:.1f} ms)"
 
 
-def _open(url: str, lock_timeout: str) -> tuple[psycopg.Connection, bool]:
-    """A connection ready for maintenance (one round trip after connecting); standby?"""
+def _open(url: str, lock_timeout: str) -> tuple[psycopg.Connection, bool, str]:
+    """A connection ready for maintenance (one round trip after connecting): the
+    connection, whether the server is a standby, and a run id."""
     conn = dburl.connect(url, app="schema-tool maintain")
-    registry, engine, standby = conn.execute(PROBE_SQL, (lock_timeout,)).fetchone()[2:]
+    registry, engine, standby, run_id = conn.execute(PROBE_SQL, (lock_timeout,)).fetchone()[2:]
     if not registry or not engine:
         conn.close()
         missing = "no partition registry" if not registry else "an older partition engine"
         raise ToolError(f"{dburl.describe(url)} has {missing}: run `schema-tool migrate` first")
-    return conn, standby
+    return conn, standby, run_id
 
 
 def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: bool = False,
@@ -94,7 +95,7 @@ def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: boo
     check_months_ahead(months_ahead)
     ref = parse_reference_date(reference)
     started = time.perf_counter()
-    conn, standby = _open(url, lock_timeout)
+    conn, standby, run_id = _open(url, lock_timeout)
     with conn:
         if standby:
             return _say(out, as_json, "this server is a standby: maintenance is a no-op here",
@@ -103,7 +104,6 @@ def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: boo
             return _say(out, as_json, f"another maintenance run holds the lock "
                                       f"({locks.holder(conn, locks.MAINTAIN)}); nothing done",
                         {"locked_out": True, "tables": []})
-        run_id = str(uuid.uuid4())
         try:
             plans = load_plan(conn, ref, months_ahead, steps)
             reports = _Run(conn, run_id, dry_run).all(plans)
@@ -253,7 +253,7 @@ ORDER BY 1, p.is_default DESC, p.lower_bound
 
 
 def list_partitions(url: str, *, as_json: bool, out: TextIO = sys.stdout) -> int:
-    conn, _ = _open(url, "5s")
+    conn, _, _ = _open(url, "5s")
     with conn:
         rows = conn.execute(LIST_SQL).fetchall()
     parents: dict[str, dict[str, object]] = {}
