@@ -108,6 +108,9 @@ def _alternating(fns: list, rounds: int) -> list[float]:
 
 
 def setup_and_noop(bench: Bench) -> list[Result]:
+    if not bench.has_extension("pg_partman"):
+        bench.skip("partition setup and no-op maintenance vs pg_partman", "pg_partman")
+        return []
     url = bench.fresh_db("bench_setup", systems=["ops"])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA partman")

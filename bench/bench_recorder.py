@@ -8,17 +8,29 @@
 - claim throughput with 1, 4 and 8 workers: recorder.claim_execution_job() (one statement)
   vs the seed's two-statement poll (SELECT ... FOR UPDATE SKIP LOCKED, then UPDATE) in one
   transaction, counting duplicate claims; and the same poll run as written, without a
-  transaction around it.
+  transaction around it;
+- claim + finish with 1, 4 and 8 workers (issue 14), as recorder_worker: claim_execution_job
+  then record_execution_result of the job's one CSV row (which completes it: the job's
+  finish, through the progress trigger, fenced by the claim's attempt), vs procrastinate 3's
+  procrastinate_fetch_job_v2 then procrastinate_finish_job_v1, in a database of the same
+  server, counting duplicate claims on both sides.
+
+procrastinate is not a dependency of this project: its schema.sql is found as
+bench_scrapifie.py finds it (BENCH_PROCRASTINATE_SQL, an importable procrastinate, or a
+throwaway venv at /tmp/bench-venv); without it the issue 14 rows are not printed.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from harness import Bench, Result, race
 
@@ -221,5 +233,93 @@ def claim_throughput(bench: Bench) -> list[Result]:
     return results
 
 
+FINISH_JOBS = int(os.environ.get("BENCH_RECORDER_FINISH_JOBS", "3000"))
+GOAL = ">= 1.2x"
+
+
+def _procrastinate_schema() -> Path | None:
+    explicit = os.environ.get("BENCH_PROCRASTINATE_SQL")
+    if explicit:
+        return Path(explicit)
+    try:
+        import procrastinate  # type: ignore[import-not-found]
+
+        return Path(procrastinate.__file__).parent / "sql" / "schema.sql"
+    except ImportError:
+        found = sorted(glob.glob("/tmp/bench-venv/lib/python3*/site-packages/procrastinate/sql/schema.sql"))
+        return Path(found[-1]) if found else None
+
+
+def _load_recorder_jobs(conn: psycopg.Connection, user: uuid.UUID, rec: uuid.UUID) -> None:
+    conn.execute("TRUNCATE recorder.execution_jobs CASCADE")
+    conn.execute(
+        "INSERT INTO recorder.execution_jobs (recording_id, user_id, csv_data, field_mapping, total_rows, created_at)"
+        " SELECT %s, %s, jsonb_build_array(jsonb_build_object('email', 'r' || g || '@bench.test')), '{}', 1,"
+        " now() - interval '1 hour' + g * interval '1 ms' FROM generate_series(1, %s) g", (rec, user, FINISH_JOBS))
+    conn.execute("VACUUM ANALYZE recorder.execution_jobs")
+    conn.execute("VACUUM ANALYZE recorder.execution_results")
+
+
+def _recorder_worker(conn: psycopg.Connection, i: int) -> list[uuid.UUID]:
+    conn.execute("SET ROLE recorder_worker")
+    done = []
+    while (job := conn.execute("SELECT id, attempts, csv_data -> 0 FROM recorder.claim_execution_job(%s)",
+                               (f"vdi-{i}",)).fetchone()) is not None:
+        conn.execute("SELECT recorder.record_execution_result(%s, %s, 0, 'success', %s)",
+                     (job[0], job[1], Jsonb(job[2])))
+        done.append(job[0])
+    return done
+
+
+def _load_procrastinate(conn: psycopg.Connection) -> None:
+    conn.execute("TRUNCATE procrastinate_jobs CASCADE")
+    conn.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, args) SELECT 'default', 'run_csv',"
+                 " jsonb_build_object('email', 'r' || g || '@bench.test') FROM generate_series(1, %s) g",
+                 (FINISH_JOBS,))
+    conn.execute("VACUUM ANALYZE procrastinate_jobs")
+
+
+def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[int]:
+    worker = conn.execute("SELECT procrastinate_register_worker_v1()").fetchone()[0]
+    done = []
+    while True:
+        job = conn.execute("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['default'], %s)", (worker,)).fetchone()
+        if job is None or job[0] is None:
+            return done
+        conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", job)
+        done.append(job[0])
+
+
+def claim_and_finish(bench: Bench) -> list[Result]:
+    """Issue 14: claim + finish, one job per call, vs procrastinate 3."""
+    schema = _procrastinate_schema()
+    if not (schema and schema.exists()):
+        return []
+    url = bench.fresh_db("bench_recorder_finish", systems=["recorder"])
+    theirs_url = bench.fresh_db("bench_recorder_procrastinate", migrate=False)
+    with psycopg.connect(theirs_url, autocommit=True) as conn:
+        conn.execute(schema.read_text())
+    results = []
+    with psycopg.connect(url, autocommit=True) as admin, psycopg.connect(theirs_url, autocommit=True) as theirs:
+        user, rec = _owner(admin)
+        for workers in (1, 4, 8):
+            _load_recorder_jobs(admin, user, rec)
+            t_ours, got = race(url, workers, _recorder_worker)
+            ours = [job for mine in got for job in mine]
+            left = admin.execute("SELECT count(*) FILTER (WHERE status <> 'completed'), sum(completed_rows)"
+                                 " FROM recorder.execution_jobs").fetchone()
+            assert len(set(ours)) == FINISH_JOBS and left == (0, FINISH_JOBS), left
+            _load_procrastinate(theirs)
+            t_theirs, got = race(theirs_url, workers, _procrastinate_worker)
+            fetched = [job for mine in got for job in mine]
+            assert len(set(fetched)) == FINISH_JOBS
+            results.append(Result(
+                f"recorder claim + finish, {workers} worker{'s' * (workers > 1)}, {FINISH_JOBS:,} jobs (duplicate "
+                f"claims: ours {len(ours) - len(set(ours))}, procrastinate {len(fetched) - len(set(fetched))})",
+                FINISH_JOBS / t_ours, FINISH_JOBS / t_theirs, "procrastinate 3 fetch_job_v2 + finish_job_v1",
+                unit="jobs/s", goal=GOAL))
+    return results
+
+
 def run(bench: Bench) -> list[Result]:
-    return insert_cost(bench) + concurrent_progress(bench) + claim_throughput(bench)
+    return insert_cost(bench) + concurrent_progress(bench) + claim_throughput(bench) + claim_and_finish(bench)

@@ -3,9 +3,11 @@ side-by-side measurements (ours vs a baseline, measured in the same run)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -42,12 +44,31 @@ class Result:
         return self.baseline / self.ours if self.ours else float("inf")
 
 
+# How to get each baseline a benchmark compares against (printed when one is missing).
+INSTALL = {
+    "pg_partman": "apt-get install postgresql-15-partman (the server's major version)",
+    "procrastinate": ".venv/bin/pip install -e '.[bench]' (or set BENCH_PROCRASTINATE_SQL to its schema.sql)",
+}
+
+
+@dataclass
+class Skipped:
+    """Rows a benchmark could not measure because a baseline is missing."""
+
+    rows: str
+    baseline: str
+
+    def line(self) -> str:
+        return f"skipped: {self.rows}: {self.baseline} is not installed; install it with {INSTALL[self.baseline]}"
+
+
 class Bench:
     """A local server for one benchmark run (SCHEMA_TOOL_BENCH_URL: use an existing one)."""
 
     def __init__(self) -> None:
         self._base: str | None = None
         self._cluster: embedded.Cluster | None = None
+        self.skipped: list[Skipped] = []
         external = os.environ.get("SCHEMA_TOOL_BENCH_URL")
         if external:
             self.server_url = external
@@ -70,11 +91,37 @@ class Bench:
                 Runner(url, paths.migrations_dir(), out=quiet).migrate(systems)
         return url
 
+    def has_extension(self, name: str) -> bool:
+        """Whether the server can CREATE EXTENSION name (its files are installed)."""
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone() is not None
+
+    def skip(self, rows: str, baseline: str) -> None:
+        """Note rows left out for want of a baseline; said now and again under the table."""
+        skipped = Skipped(rows, baseline)
+        self.skipped.append(skipped)
+        print(skipped.line(), file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self._cluster:
             self._cluster.stop()
         if self._base:
             shutil.rmtree(self._base, ignore_errors=True)
+
+
+def procrastinate_schema() -> Path | None:
+    """procrastinate's schema.sql: BENCH_PROCRASTINATE_SQL, an importable procrastinate (the
+    `bench` extra), or a throwaway venv at /tmp/bench-venv; None when there is none."""
+    explicit = os.environ.get("BENCH_PROCRASTINATE_SQL")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    try:
+        import procrastinate  # type: ignore[import-not-found]
+
+        return Path(procrastinate.__file__).parent / "sql" / "schema.sql"
+    except ImportError:
+        found = sorted(glob.glob("/tmp/bench-venv/lib/python3*/site-packages/procrastinate/sql/schema.sql"))
+        return Path(found[-1]) if found else None
 
 
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:

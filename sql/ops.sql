@@ -889,9 +889,21 @@ BEGIN
         ELSE
             EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO schema_tool_readonly', p_schema, v_rel.relname);
         END IF;
-        IF v_rel.relkind IN ('r', 'p') THEN
-            -- reporting sees every tenant's rows (never the secret columns): with row level
-            -- security on, it needs its own policy; a read-only one, for this role only
+        -- reporting sees every tenant's rows (never the secret columns): with row level
+        -- security on, it needs its own policy; a read-only one, for this role only. Made
+        -- only where it is missing or not that policy: CREATE and DROP POLICY lock the table
+        -- against everyone, a table that has it is left alone.
+        IF v_rel.relkind IN ('r', 'p') AND NOT EXISTS (
+            SELECT FROM pg_catalog.pg_policy AS p
+            WHERE
+                p.polrelid = v_rel.oid
+                AND p.polname = 'schema_tool_readonly_select'
+                AND p.polcmd = 'r'
+                AND p.polpermissive
+                AND p.polroles = ARRAY['schema_tool_readonly'::regrole::oid]
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true'
+                AND p.polwithcheck IS NULL
+        ) THEN
             EXECUTE pg_catalog.format(
                 'DROP POLICY IF EXISTS schema_tool_readonly_select ON %I.%I', p_schema, v_rel.relname
             );
@@ -910,7 +922,7 @@ $$;
 -- Name: FUNCTION grant_read_only(p_schema name, p_secret_columns text[]); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Each table also gets the policy schema_tool_readonly_select (FOR SELECT TO schema_tool_readonly), so reporting sees every row under row level security. Idempotent: call it again after adding tables. Returns the number of relations granted.';
+COMMENT ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[]) IS 'Grants schema_tool_readonly SELECT on every table and view of a schema; a table with a column named in p_secret_columns (''table.column'') gets column-level SELECT on its other columns only. Each table also gets the policy schema_tool_readonly_select (FOR SELECT TO schema_tool_readonly), so reporting sees every row under row level security; it is created only where missing, so a call takes no lock that blocks the application on tables that have it. Idempotent: call it again after adding tables. Returns the number of relations granted.';
 
 --
 -- Name: has_rows(regclass); Type: FUNCTION; Schema: ops
@@ -935,6 +947,39 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.has_rows(p_table regclass) IS 'True when the table (not its partitions) has a row: its size, then one probe; never a scan.';
+
+--
+-- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.hmac_sha256(p_key bytea, p_message bytea) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    v_key bytea := p_key;
+    v_inner bytea;
+    v_outer bytea;
+BEGIN
+    -- a key longer than SHA-256's 64-byte block is hashed first; then zero-padded to it
+    IF length(v_key) > 64 THEN
+        v_key := sha256(v_key);
+    END IF;
+    v_key := v_key || decode(repeat('00', 64 - length(v_key)), 'hex');
+    v_inner := v_key;
+    v_outer := v_key;
+    FOR i IN 0..63 LOOP
+        v_inner := set_byte(v_inner, i, get_byte(v_key, i) # 54);  -- ipad 0x36
+        v_outer := set_byte(v_outer, i, get_byte(v_key, i) # 92);  -- opad 0x5c
+    END LOOP;
+    RETURN sha256(v_outer || sha256(v_inner || p_message));
+END
+$$;
+
+--
+-- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.hmac_sha256(p_key bytea, p_message bytea) IS 'HMAC-SHA256 of a message with a key (RFC 2104 over the built-in sha256(); no extension needed). For text, pass convert_to(..., ''UTF8''): the result equals pgcrypto''s hmac(message, key, ''sha256''). Executable by the owner only: systems sign inside their SECURITY DEFINER functions.';
 
 --
 -- Name: holds_exclusive(regclass); Type: FUNCTION; Schema: ops
@@ -2627,6 +2672,12 @@ REVOKE ALL ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[
 --
 
 REVOKE ALL ON FUNCTION ops.has_rows(p_table regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.hmac_sha256(p_key bytea, p_message bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION holds_exclusive(p_parent regclass); Type: ACL; Schema: ops

@@ -46,6 +46,65 @@ CREATE FUNCTION auth.uid() RETURNS uuid
 COMMENT ON FUNCTION auth.uid() IS 'The signed-in user''s id, as Supabase''s auth.uid(): the sub claim of request.jwt.claims (or the legacy request.jwt.claim.sub); NULL when neither is set or both are empty.';
 
 --
+-- Name: accept_team_invitation(text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.accept_team_invitation(p_token text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_me uuid := recorder.request_user_id();
+    v_invitation recorder.team_invitations;
+    v_previous uuid;
+BEGIN
+    IF v_me IS NULL THEN
+        RAISE EXCEPTION 'sign in to accept an invitation' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_token IS NULL THEN
+        RAISE EXCEPTION 'token must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_token = '' THEN
+        RAISE EXCEPTION 'token must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM recorder.team_invitations AS i
+    WHERE i.token_hash = pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8'))
+    RETURNING i.* INTO v_invitation;
+    IF NOT FOUND OR v_invitation.expires_at <= pg_catalog.now() THEN
+        RAISE EXCEPTION 'no such invitation, or it expired' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT EXISTS (SELECT FROM recorder.users AS u WHERE u.id = v_me) THEN
+        RAISE EXCEPTION 'create your recorder account before joining a team' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_invitation.role = 'owner' THEN
+        -- parents before children: the team row first, then its memberships
+        SELECT t.owner_id INTO v_previous
+        FROM recorder.teams AS t
+        WHERE t.id = v_invitation.team_id
+        FOR UPDATE;
+        UPDATE recorder.teams AS t
+        SET owner_id = v_me
+        WHERE t.id = v_invitation.team_id;
+        IF v_previous IS DISTINCT FROM v_me THEN
+            INSERT INTO recorder.team_members (team_id, user_id, role)
+            VALUES (v_invitation.team_id, v_previous, 'admin')
+            ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role;
+        END IF;
+    END IF;
+    INSERT INTO recorder.team_members (team_id, user_id, role)
+    VALUES (v_invitation.team_id, v_me, v_invitation.role)
+    ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role;
+    RETURN v_invitation.team_id;
+END
+$$;
+
+--
+-- Name: FUNCTION accept_team_invitation(p_token text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.accept_team_invitation(p_token text) IS 'The signed-in user accepts an invitation by its token: joins the team with the invitation''s role (an existing membership takes that role); role owner also makes them the team''s owner_id, the previous owner staying as admin. One use. Returns the team id. 42501 nobody signed in; 22004/22023 NULL or empty token; P0002 unknown, used or expired token, or no recorder account yet.';
+
+--
 -- Name: check_execution_job_csv_data(); Type: FUNCTION; Schema: recorder
 --
 
@@ -104,6 +163,8 @@ CREATE TABLE recorder.execution_jobs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     team_id uuid,
+    attempts integer DEFAULT 0 NOT NULL,
+    CONSTRAINT check_execution_jobs_attempts CHECK ((attempts >= 0)),
     CONSTRAINT check_execution_jobs_concurrency CHECK (((concurrency >= 1) AND (concurrency <= 10))),
     CONSTRAINT check_execution_jobs_progress CHECK (((successful_rows >= 0) AND (failed_rows >= 0) AND ((successful_rows + failed_rows) <= completed_rows) AND (completed_rows <= total_rows))),
     CONSTRAINT check_execution_jobs_status CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
@@ -152,33 +213,213 @@ COMMENT ON COLUMN recorder.execution_jobs.claimed_at IS 'For detecting stale job
 COMMENT ON COLUMN recorder.execution_jobs.team_id IS 'Phase 3: Team Context (readable by its members)';
 
 --
+-- Name: COLUMN execution_jobs.attempts; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.execution_jobs.attempts IS 'How many times the job was claimed (set by claim_execution_job only). The current claim''s number is the fencing token its worker passes to heartbeat_execution_job, record_execution_result, record_execution_log, record_healing_log and finish_execution_job.';
+
+--
 -- Name: claim_execution_job(text); Type: FUNCTION; Schema: recorder
 --
 
 CREATE FUNCTION recorder.claim_execution_job(worker_id text) RETURNS SETOF recorder.execution_jobs
-    LANGUAGE sql
-    AS $_$
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF claim_execution_job.worker_id IS NULL THEN
+        RAISE EXCEPTION 'worker_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.btrim(claim_execution_job.worker_id) = '' OR pg_catalog.length(claim_execution_job.worker_id) > 255 THEN
+        RAISE EXCEPTION 'worker_id must be 1 to 255 characters, not blank'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
     UPDATE recorder.execution_jobs AS j
     SET status = 'running',
-        worker_id = $1,
+        worker_id = claim_execution_job.worker_id,
         claimed_at = pg_catalog.now(),
-        started_at = coalesce(j.started_at, pg_catalog.now())
+        started_at = coalesce(j.started_at, pg_catalog.now()),
+        attempts = j.attempts + 1
     WHERE j.id = (
         SELECT p.id
         FROM recorder.execution_jobs AS p
         WHERE p.status = 'pending'
-        ORDER BY p.created_at
+        ORDER BY p.created_at, p.id
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING j.*
-$_$;
+    RETURNING j.*;
+END
+$$;
 
 --
 -- Name: FUNCTION claim_execution_job(worker_id text); Type: COMMENT; Schema: recorder
 --
 
-COMMENT ON FUNCTION recorder.claim_execution_job(worker_id text) IS 'Worker queue: claims the oldest pending job for worker_id (status running, claimed_at now, started_at on first claim) in one statement, skipping jobs other workers are claiming (FOR UPDATE SKIP LOCKED on idx_execution_jobs_poller), and returns it; no row when none is pending.';
+COMMENT ON FUNCTION recorder.claim_execution_job(worker_id text) IS 'Worker queue: claims the oldest pending job for worker_id (status running, claimed_at now, started_at on first claim, attempts + 1: the fencing token) in one statement, skipping jobs other workers are claiming (FOR UPDATE SKIP LOCKED on idx_execution_jobs_claim; ties by id), and returns it; no row when none is pending. NULL worker_id: 22004; blank or longer than 255: 22023.';
+
+--
+-- Name: finish_execution_job(uuid, integer, text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, p_status text DEFAULT 'completed'::text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_attempts integer;
+    v_done integer;
+    v_total integer;
+BEGIN
+    IF p_job_id IS NULL OR p_attempt IS NULL OR p_status IS NULL THEN
+        RAISE EXCEPTION 'job id, attempt and status must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_status NOT IN ('completed', 'failed') THEN
+        RAISE EXCEPTION 'a worker finishes a job as completed or failed, not %', p_status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT j.status, j.attempts, j.completed_rows, j.total_rows INTO v_status, v_attempts, v_done, v_total
+    FROM recorder.execution_jobs AS j
+    WHERE j.id = p_job_id
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- the progress trigger already ended it (last row, or stop_on_error): nothing to do
+    IF v_attempts = p_attempt AND v_status = p_status THEN
+        RETURN v_status;
+    END IF;
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
+        RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
+            p_job_id, p_attempt, v_status, v_attempts
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF p_status = 'completed' AND v_done < v_total THEN
+        RAISE EXCEPTION 'execution job % has % of % rows done: record every row first, or finish it as failed',
+            p_job_id, v_done, v_total
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE recorder.execution_jobs AS j
+    SET status = p_status,
+        completed_at = pg_catalog.now()
+    WHERE j.id = p_job_id;
+    RETURN p_status;
+END
+$$;
+
+--
+-- Name: FUNCTION finish_execution_job(p_job_id uuid, p_attempt integer, p_status text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, p_status text) IS 'Worker queue: the worker holding the job (attempt) ends it: failed (it gave up), or completed once every row has a result (the progress trigger usually completes it first: then this returns at once). Returns the status. 22004 NULLs, 22023 other status, P0002 unknown job, 55000 lost job or rows missing.';
+
+--
+-- Name: heartbeat_execution_job(uuid, integer); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM recorder.held_job(p_job_id, p_attempt);
+    UPDATE recorder.execution_jobs AS j
+    SET claimed_at = pg_catalog.now()
+    WHERE j.id = p_job_id;
+    RETURN pg_catalog.now();
+END
+$$;
+
+--
+-- Name: FUNCTION heartbeat_execution_job(p_job_id uuid, p_attempt integer); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) IS 'Worker queue: the worker holding the job (attempt) says it is alive: claimed_at = now, so requeue_stale_execution_jobs leaves the job alone. Returns the new claimed_at; 55000 when the worker lost the job.';
+
+--
+-- Name: held_job(uuid, integer); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_status text;
+    v_attempts integer;
+BEGIN
+    IF p_job_id IS NULL OR p_attempt IS NULL THEN
+        RAISE EXCEPTION 'job id and attempt must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT j.status, j.attempts, j.total_rows, j.recording_id INTO v_status, v_attempts, total_rows, recording_id
+    FROM recorder.execution_jobs AS j
+    WHERE j.id = p_job_id
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
+        RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
+            p_job_id, p_attempt, v_status, v_attempts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'the job was requeued, cancelled or finished; stop working on it';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) IS 'Internal to the worker functions: locks the job row (FOR NO KEY UPDATE, so requeueing skips it) when it is running under attempt p_attempt and returns its total_rows and recording_id (nothing else is read: csv_data stays on disk); 22004 for NULLs, P0002 for an unknown job, 55000 when the worker no longer holds it.';
+
+--
+-- Name: invite_to_team(uuid, text, interval); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.invite_to_team(p_team_id uuid, p_role text DEFAULT 'member'::text, p_valid_for interval DEFAULT '7 days'::interval) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_me uuid := recorder.request_user_id();
+    v_token text;
+BEGIN
+    IF v_me IS NULL THEN
+        RAISE EXCEPTION 'sign in to invite' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_team_id IS NULL OR p_role IS NULL OR p_valid_for IS NULL THEN
+        RAISE EXCEPTION 'team, role and validity must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_role NOT IN ('owner', 'admin', 'member', 'viewer') THEN
+        RAISE EXCEPTION 'role must be owner, admin, member or viewer, not %', p_role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_valid_for <= interval '0' OR p_valid_for > interval '30 days' THEN
+        RAISE EXCEPTION 'an invitation is valid for more than nothing and at most 30 days, not %', p_valid_for
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM recorder.user_team_ids(v_me, 'owner') AS t (id) WHERE t.id = p_team_id) THEN
+        RAISE EXCEPTION 'only the team''s owner invites' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- 244 random bits (gen_random_uuid() draws from the strong random source)
+    v_token := 'rti_' || pg_catalog.replace(gen_random_uuid()::text, '-', '')
+        || pg_catalog.replace(gen_random_uuid()::text, '-', '');
+    INSERT INTO recorder.team_invitations (team_id, role, token_hash, invited_by, expires_at)
+    VALUES (
+        p_team_id, p_role, pg_catalog.sha256(pg_catalog.convert_to(v_token, 'UTF8')), v_me,
+        pg_catalog.now() + p_valid_for
+    );
+    RETURN v_token;
+END
+$$;
+
+--
+-- Name: FUNCTION invite_to_team(p_team_id uuid, p_role text, p_valid_for interval); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.invite_to_team(p_team_id uuid, p_role text, p_valid_for interval) IS 'The team''s owner invites someone with a role (owner: hands the team over on acceptance); returns the one-time token to give the invitee (only its hash is stored). 42501 unless the signed-in user owns the team; 22004 NULLs; 22023 unknown role or a validity outside (0, 30 days].';
 
 --
 -- Name: is_valid_steps(jsonb); Type: FUNCTION; Schema: recorder
@@ -263,8 +504,18 @@ COMMENT ON COLUMN recorder.healing_logs.cached_until IS 'Cache expiration (creat
 --
 
 CREATE FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_number integer, original_selector text) RETURNS SETOF recorder.healing_logs
-    LANGUAGE sql STABLE ROWS 1
+    LANGUAGE plpgsql STABLE ROWS 1
     AS $_$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
+        RAISE EXCEPTION 'recording_id, step_number and original_selector must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF $2 < 0 OR $3 = '' THEN
+        RAISE EXCEPTION 'step_number must not be negative, original_selector not empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
     SELECT h.*
     FROM recorder.healing_logs AS h
     WHERE
@@ -275,26 +526,378 @@ CREATE FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_number int
         AND h.step_number = $2
         AND h.original_selector = $3
     ORDER BY h.created_at DESC
-    LIMIT 1
+    LIMIT 1;
+END
 $_$;
 
 --
 -- Name: FUNCTION lookup_healing_cache(recording_id uuid, step_number integer, original_selector text); Type: COMMENT; Schema: recorder
 --
 
-COMMENT ON FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_number integer, original_selector text) IS 'Healing cache: the freshest successful, unexpired healing of (recording, step, original selector), or no row. Uses idx_healing_cache_lookup; the key columns are compared too, so two inputs whose concatenations collide never share a healing. Subject to RLS for signed-in users.';
+COMMENT ON FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_number integer, original_selector text) IS 'Healing cache: the freshest successful, unexpired healing of (recording, step, original selector), or no row. Uses idx_healing_cache_lookup; the key columns are compared too, so two inputs whose concatenations collide never share a healing. Subject to RLS for signed-in users. NULL arguments: 22004; a negative step or an empty selector: 22023.';
+
+--
+-- Name: lookup_job_healing_cache(uuid, integer, integer, text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text) RETURNS SETOF recorder.healing_logs
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 1
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_recording uuid;
+BEGIN
+    SELECT h.recording_id INTO v_recording FROM recorder.held_job(p_job_id, p_attempt) AS h;
+    RETURN QUERY SELECT * FROM recorder.lookup_healing_cache(v_recording, p_step_number, p_original_selector);
+END
+$$;
+
+--
+-- Name: FUNCTION lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text) IS 'Worker queue: the healing cache (lookup_healing_cache) of the recording of the job the worker holds (attempt); a worker sees no other recording''s healings. 22004, 22023, P0002, 55000.';
+
+--
+-- Name: record_execution_log(uuid, integer, text, text, integer, integer, jsonb); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer DEFAULT NULL::integer, p_step_number integer DEFAULT NULL::integer, p_metadata jsonb DEFAULT '{}'::jsonb) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF p_level IS NULL OR p_message IS NULL THEN
+        RAISE EXCEPTION 'level and message must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_level NOT IN ('info', 'warn', 'error', 'debug') THEN
+        RAISE EXCEPTION 'level must be info, warn, error or debug, not %', p_level
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM recorder.held_job(p_job_id, p_attempt);
+    INSERT INTO recorder.execution_logs (execution_job_id, level, message, row_index, step_number, metadata)
+    VALUES (p_job_id, p_level, p_message, p_row_index, p_step_number, coalesce(p_metadata, '{}'))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+--
+-- Name: FUNCTION record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb) IS 'Worker queue: the worker holding the job (attempt) appends a log line; its timestamp (the partition key) is the database''s clock. Returns the log id. 22004 NULLs, 22023 bad level, P0002, 55000.';
+
+--
+-- Name: record_execution_result(uuid, integer, integer, text, jsonb, integer, text, jsonb, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer DEFAULT NULL::integer, p_error_message text DEFAULT NULL::text, p_step_results jsonb DEFAULT '[]'::jsonb, p_screenshot_url text DEFAULT NULL::text, p_started_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_completed_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_attempts integer;
+    v_total integer;
+    v_id uuid;
+BEGIN
+    IF p_job_id IS NULL OR p_attempt IS NULL OR p_row_index IS NULL OR p_status IS NULL OR p_row_data IS NULL THEN
+        RAISE EXCEPTION 'job id, attempt, row index, status and row data must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_status NOT IN ('success', 'failed', 'skipped') THEN
+        RAISE EXCEPTION 'status must be success, failed or skipped, not %', p_status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- held_job(), inline: this runs once per CSV row
+    SELECT j.status, j.attempts, j.total_rows INTO v_status, v_attempts, v_total
+    FROM recorder.execution_jobs AS j
+    WHERE j.id = p_job_id
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'execution job % does not exist', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_status <> 'running' OR v_attempts <> p_attempt THEN
+        RAISE EXCEPTION 'execution job % is not held by attempt % (status %, attempt %)',
+            p_job_id, p_attempt, v_status, v_attempts
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'the job was requeued, cancelled or finished; stop working on it';
+    END IF;
+    IF p_row_index < 0 OR p_row_index >= v_total THEN
+        RAISE EXCEPTION 'row index % is outside the % CSV rows of job %', p_row_index, v_total, p_job_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a retried row replaces its result; the progress trigger applies the difference
+    INSERT INTO recorder.execution_results AS r (
+        execution_job_id, row_index, row_data, status, duration, error_message, step_results, screenshot_url,
+        started_at, completed_at
+    ) VALUES (
+        p_job_id, p_row_index, p_row_data, p_status, p_duration, p_error_message, coalesce(p_step_results, '[]'),
+        p_screenshot_url, p_started_at, coalesce(p_completed_at, pg_catalog.now())
+    )
+    ON CONFLICT (execution_job_id, row_index) DO UPDATE
+        SET row_data = excluded.row_data,
+            status = excluded.status,
+            duration = excluded.duration,
+            error_message = excluded.error_message,
+            step_results = excluded.step_results,
+            screenshot_url = excluded.screenshot_url,
+            started_at = excluded.started_at,
+            completed_at = excluded.completed_at
+    RETURNING r.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+--
+-- Name: FUNCTION record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone) IS 'Worker queue: the worker holding the job (attempt) records the result of one CSV row (a retry replaces it); the progress trigger counts it and completes the job at its last row. Returns the result id. 22004 NULLs, 22023 bad status or row index, P0002 unknown job, 55000 lost job.';
+
+--
+-- Name: record_healing_log(uuid, integer, integer, text, boolean, text, text, integer, text, jsonb, jsonb, boolean, text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text DEFAULT NULL::text, p_healing_method text DEFAULT NULL::text, p_confidence_score integer DEFAULT NULL::integer, p_screenshot_url text DEFAULT NULL::text, p_claude_request jsonb DEFAULT NULL::jsonb, p_claude_response jsonb DEFAULT NULL::jsonb, p_cache_hit boolean DEFAULT false, p_error_message text DEFAULT NULL::text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_recording uuid;
+    v_id uuid;
+BEGIN
+    IF p_step_number IS NULL OR p_original_selector IS NULL OR p_success IS NULL THEN
+        RAISE EXCEPTION 'step number, original selector and success must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT h.recording_id INTO v_recording FROM recorder.held_job(p_job_id, p_attempt) AS h;
+    INSERT INTO recorder.healing_logs (
+        execution_job_id, recording_id, step_number, original_selector, healed_selector, healing_method,
+        confidence_score, screenshot_url, claude_request, claude_response, cache_hit, success, error_message
+    ) VALUES (
+        p_job_id, v_recording, p_step_number, p_original_selector, p_healed_selector, p_healing_method,
+        p_confidence_score, p_screenshot_url, p_claude_request, p_claude_response, coalesce(p_cache_hit, FALSE),
+        p_success, p_error_message
+    )
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+--
+-- Name: FUNCTION record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text) IS 'Worker queue: the worker holding the job (attempt) records a healing attempt for the job''s recording (cache key and expiry from the set_healing_logs_cache trigger). Returns its id. 22004, P0002, 55000; a bad method or confidence is refused by the table''s checks (23514).';
+
+--
+-- Name: record_vdi_metrics(text, text, numeric, numeric, integer, integer, integer, integer, integer); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.record_vdi_metrics(p_worker_id text, p_worker_region text DEFAULT NULL::text, p_cpu_usage numeric DEFAULT NULL::numeric, p_memory_usage numeric DEFAULT NULL::numeric, p_browser_count integer DEFAULT NULL::integer, p_jobs_processed integer DEFAULT 0, p_jobs_succeeded integer DEFAULT 0, p_jobs_failed integer DEFAULT 0, p_avg_job_duration integer DEFAULT NULL::integer) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF p_worker_id IS NULL THEN
+        RAISE EXCEPTION 'worker_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.btrim(p_worker_id) = '' OR pg_catalog.length(p_worker_id) > 255 THEN
+        RAISE EXCEPTION 'worker_id must be 1 to 255 characters, not blank' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_memory_usage < 0 OR p_browser_count < 0 OR p_jobs_processed < 0 OR p_jobs_succeeded < 0
+        OR p_jobs_failed < 0 OR p_avg_job_duration < 0 THEN
+        RAISE EXCEPTION 'metrics must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO recorder.vdi_metrics (
+        worker_id, worker_region, cpu_usage, memory_usage, browser_count, jobs_processed, jobs_succeeded,
+        jobs_failed, avg_job_duration
+    ) VALUES (
+        p_worker_id, p_worker_region, p_cpu_usage, p_memory_usage, p_browser_count, p_jobs_processed,
+        p_jobs_succeeded, p_jobs_failed, p_avg_job_duration
+    )
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+--
+-- Name: FUNCTION record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer) IS 'Worker queue: a worker reports its metrics; recorded_at (the partition key) is the database''s clock. Returns the row id. 22004 NULL worker, 22023 blank worker or negative figure; cpu_usage outside 0..100 is refused by check_vdi_metrics_cpu (23514).';
+
+--
+-- Name: request_user_id(); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.request_user_id() RETURNS uuid
+    LANGUAGE sql STABLE
+    RETURN (COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), ((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text)))::uuid;
+
+--
+-- Name: FUNCTION request_user_id(); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.request_user_id() IS 'The signed-in user of this request, read from the JWT claims as Supabase''s auth.uid() reads them (request.jwt.claim.sub, else request.jwt.claims ->> ''sub''); NULL when neither is set. For the SECURITY DEFINER functions, which cannot call auth.uid() on Supabase.';
+
+--
+-- Name: user_team_ids(uuid, text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_roles constant text[] := ARRAY['viewer', 'member', 'admin', 'owner'];
+BEGIN
+    IF p_min_role IS NULL THEN
+        RAISE EXCEPTION 'p_min_role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT p_min_role = ANY(v_roles) THEN
+        RAISE EXCEPTION 'p_min_role must be viewer, member, admin or owner, not %', p_min_role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- nobody signed in: no team (row level security shows nothing, as without the function)
+    IF p_user_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_user_id IS DISTINCT FROM recorder.request_user_id() THEN
+        RAISE EXCEPTION 'user_team_ids answers for the signed-in user only'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY
+    SELECT t.id
+    FROM recorder.teams AS t
+    WHERE t.owner_id = p_user_id
+    UNION
+    SELECT m.team_id
+    FROM recorder.team_members AS m
+    WHERE
+        m.user_id = p_user_id
+        AND pg_catalog.array_position(v_roles, m.role) >= pg_catalog.array_position(v_roles, p_min_role);
+END
+$$;
+
+--
+-- Name: FUNCTION user_team_ids(p_user_id uuid, p_min_role text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) IS 'Teams in which the signed-in user''s role is at least p_min_role (viewer < member < admin < owner); the owner_id of a team is its owner. Used by the team RLS policies, which pass (SELECT auth.uid()): no rows for a NULL user; 42501 for any other user than the signed-in one; 22004/22023 for a NULL or unknown role. SECURITY DEFINER: a team_members policy querying team_members would recurse.';
+
+--
+-- Name: recordings; Type: TABLE; Schema: recorder
+--
+
+CREATE TABLE recorder.recordings (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    name text NOT NULL,
+    description text,
+    starting_url text NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    step_count integer DEFAULT 0 NOT NULL,
+    duration integer,
+    steps jsonb DEFAULT '[]'::jsonb NOT NULL,
+    variables jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recording_method text DEFAULT 'extension'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    team_id uuid,
+    visibility text DEFAULT 'private'::text NOT NULL,
+    CONSTRAINT check_recordings_recording_method CHECK ((recording_method = ANY (ARRAY['extension'::text, 'cloud_browser'::text]))),
+    CONSTRAINT check_recordings_status CHECK ((status = ANY (ARRAY['recording'::text, 'draft'::text, 'ready'::text, 'archived'::text]))),
+    CONSTRAINT check_recordings_steps_format CHECK (recorder.is_valid_steps(steps)),
+    CONSTRAINT check_recordings_variables CHECK ((jsonb_typeof(variables) = 'object'::text)),
+    CONSTRAINT check_recordings_visibility CHECK ((visibility = ANY (ARRAY['private'::text, 'team'::text])))
+);
+
+--
+-- Name: TABLE recordings; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON TABLE recorder.recordings IS 'Canonical workflow storage with JSONB steps array';
+
+--
+-- Name: COLUMN recordings.step_count; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.step_count IS 'Cached jsonb_array_length(steps), kept by the update_recordings_step_count trigger';
+
+--
+-- Name: COLUMN recordings.steps; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.steps IS 'Complete step array in canonical JSON format (unchanged across all phases): [RecordedStep, ...], RecordedStep = {"stepNumber": number, "event": string, "navigation": {"type": string, "url"?: string}, "bundle": LocatorBundle {"xpath", "id", "name", "className", "aria", "placeholder", "dataAttrs": {}, "tag", "visibleText", "bounding": {"left", "top", "width", "height"}, "iframeChain": [], "shadowHosts": [], "isClosedShadow"}, "selector"?: string, "value"?: string, "label"?, "timestamp"?, "x"?, "y"?, "page"?, "tabId"?, "metadata"?: {}}. Required keys enforced by check_recordings_steps_format.';
+
+--
+-- Name: COLUMN recordings.variables; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.variables IS 'Parsed field definitions and CSV column mappings: {"<step label>": {"type": "input" | "checkbox" | ..., "required": boolean, "description"?: string, "csvColumn": string, "stepNumber": number, "defaultValue": string}}';
+
+--
+-- Name: COLUMN recordings.recording_method; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.recording_method IS 'extension (local) or cloud_browser (Phase 2+)';
+
+--
+-- Name: COLUMN recordings.team_id; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.team_id IS 'Phase 3: If shared with team';
+
+--
+-- Name: COLUMN recordings.visibility; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON COLUMN recorder.recordings.visibility IS 'Phase 3: private (owner only) or team (readable by every member of team_id)';
+
+--
+-- Name: recording_placement_unchanged(uuid, uuid, text); Type: FUNCTION; Schema: recorder
+--
+
+CREATE FUNCTION recorder.recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    RETURN (EXISTS (SELECT FROM recorder.recordings r WHERE ((r.id = recording_placement_unchanged.p_id) AND (NOT (r.team_id IS DISTINCT FROM recording_placement_unchanged.p_team_id)) AND (r.visibility = recording_placement_unchanged.p_visibility) AND ((r.user_id = recorder.request_user_id()) OR ((r.visibility = 'team'::text) AND (r.team_id IN (SELECT recorder.user_team_ids(recorder.request_user_id(), 'viewer'::text) AS user_team_ids)))))));
+
+--
+-- Name: FUNCTION recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text); Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON FUNCTION recorder.recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text) IS 'True when the recording p_id, readable by the signed-in user, is in team p_team_id with visibility p_visibility as the statement found it. recordings_owner_moves: only a recording''s owner changes its team or visibility.';
 
 --
 -- Name: requeue_stale_execution_jobs(interval); Type: FUNCTION; Schema: recorder
 --
 
 CREATE FUNCTION recorder.requeue_stale_execution_jobs(timeout interval DEFAULT '00:10:00'::interval) RETURNS integer
-    LANGUAGE sql
-    AS $_$
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF requeue_stale_execution_jobs.timeout IS NULL THEN
+        RAISE EXCEPTION 'timeout must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF requeue_stale_execution_jobs.timeout <= interval '0' THEN
+        RAISE EXCEPTION 'timeout must be positive, not %', requeue_stale_execution_jobs.timeout
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     WITH stale AS (
         SELECT s.id
         FROM recorder.execution_jobs AS s
-        WHERE s.status = 'running' AND s.claimed_at < pg_catalog.now() - $1
+        WHERE s.status = 'running' AND s.claimed_at < pg_catalog.now() - requeue_stale_execution_jobs.timeout
         FOR UPDATE SKIP LOCKED
     ),
 
@@ -308,14 +911,16 @@ CREATE FUNCTION recorder.requeue_stale_execution_jobs(timeout interval DEFAULT '
         RETURNING j.id
     )
 
-    SELECT pg_catalog.count(*)::integer FROM requeued
-$_$;
+    SELECT pg_catalog.count(*)::integer INTO v_count FROM requeued;
+    RETURN v_count;
+END
+$$;
 
 --
 -- Name: FUNCTION requeue_stale_execution_jobs(timeout interval); Type: COMMENT; Schema: recorder
 --
 
-COMMENT ON FUNCTION recorder.requeue_stale_execution_jobs(timeout interval) IS 'Worker queue: running jobs claimed (or last heard of) more than timeout ago go back to pending for another worker; returns how many. Jobs locked right now (a result being written) are skipped.';
+COMMENT ON FUNCTION recorder.requeue_stale_execution_jobs(timeout interval) IS 'Worker queue: running jobs claimed (or last heard of) more than timeout ago go back to pending for another worker; returns how many. Jobs locked right now (a worker writing) are skipped. The next claim counts a new attempt, so the worker that lost the job is fenced out. NULL timeout: 22004; zero or negative: 22023.';
 
 --
 -- Name: set_healing_cache_expiration(); Type: FUNCTION; Schema: recorder
@@ -474,67 +1079,6 @@ $$;
 COMMENT ON FUNCTION recorder.update_updated_at_column() IS 'BEFORE UPDATE trigger: sets updated_at to the transaction time.';
 
 --
--- Name: team_members; Type: TABLE; Schema: recorder
---
-
-CREATE TABLE recorder.team_members (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    team_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    role text NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT check_team_members_role CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text, 'viewer'::text])))
-);
-
---
--- Name: TABLE team_members; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON TABLE recorder.team_members IS 'Phase 3: team membership and role (owner, admin, member, viewer); one row per team and user';
-
---
--- Name: teams; Type: TABLE; Schema: recorder
---
-
-CREATE TABLE recorder.teams (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    slug text NOT NULL,
-    owner_id uuid NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE teams; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON TABLE recorder.teams IS 'Phase 3: team workspaces; owner_id is always an owner of its team';
-
---
--- Name: user_team_ids(uuid, text); Type: FUNCTION; Schema: recorder
---
-
-CREATE FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) RETURNS SETOF uuid
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT t.id
-    FROM recorder.teams t
-   WHERE (t.owner_id = user_team_ids.p_user_id)
- UNION
-  SELECT m.team_id
-    FROM recorder.team_members m
-   WHERE ((m.user_id = user_team_ids.p_user_id) AND (array_position(ARRAY['viewer'::text, 'member'::text, 'admin'::text, 'owner'::text], m.role) >= array_position(ARRAY['viewer'::text, 'member'::text, 'admin'::text, 'owner'::text], user_team_ids.p_min_role)));
-END;
-
---
--- Name: FUNCTION user_team_ids(p_user_id uuid, p_min_role text); Type: COMMENT; Schema: recorder
---
-
-COMMENT ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) IS 'Teams in which a user''s role is at least p_min_role (viewer < member < admin < owner); the owner_id of a team is its owner. Used by the team RLS policies.';
-
---
 -- Name: users; Type: TABLE; Schema: auth
 --
 
@@ -580,7 +1124,8 @@ CREATE TABLE recorder.execution_logs (
     step_number integer,
     metadata jsonb DEFAULT '{}'::jsonb,
     "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT check_execution_logs_level CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text, 'debug'::text])))
+    CONSTRAINT check_execution_logs_level CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text, 'debug'::text]))),
+    CONSTRAINT chk_execution_logs_timestamp_range CHECK ((("timestamp" >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND ("timestamp" < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 )
 PARTITION BY RANGE ("timestamp");
 
@@ -609,7 +1154,8 @@ CREATE TABLE recorder.execution_logs_default (
     step_number integer,
     metadata jsonb DEFAULT '{}'::jsonb,
     "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT check_execution_logs_level CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text, 'debug'::text])))
+    CONSTRAINT check_execution_logs_level CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text, 'debug'::text]))),
+    CONSTRAINT chk_execution_logs_timestamp_range CHECK ((("timestamp" >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND ("timestamp" < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 );
 
 --
@@ -653,75 +1199,6 @@ COMMENT ON COLUMN recorder.execution_results.row_data IS 'Complete CSV row data:
 COMMENT ON COLUMN recorder.execution_results.step_results IS 'JSONB array of per-step results: [{"stepNumber": number, "success": boolean, "duration": ms, "strategy": string, "message"?: string, "error"?: string, "healingAttempted"?: boolean, "healingSuccess"?: boolean}, ...]';
 
 --
--- Name: recordings; Type: TABLE; Schema: recorder
---
-
-CREATE TABLE recorder.recordings (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid NOT NULL,
-    name text NOT NULL,
-    description text,
-    starting_url text NOT NULL,
-    status text DEFAULT 'draft'::text NOT NULL,
-    step_count integer DEFAULT 0 NOT NULL,
-    duration integer,
-    steps jsonb DEFAULT '[]'::jsonb NOT NULL,
-    variables jsonb DEFAULT '{}'::jsonb NOT NULL,
-    recording_method text DEFAULT 'extension'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    team_id uuid,
-    visibility text DEFAULT 'private'::text NOT NULL,
-    CONSTRAINT check_recordings_recording_method CHECK ((recording_method = ANY (ARRAY['extension'::text, 'cloud_browser'::text]))),
-    CONSTRAINT check_recordings_status CHECK ((status = ANY (ARRAY['recording'::text, 'draft'::text, 'ready'::text, 'archived'::text]))),
-    CONSTRAINT check_recordings_steps_format CHECK (recorder.is_valid_steps(steps)),
-    CONSTRAINT check_recordings_variables CHECK ((jsonb_typeof(variables) = 'object'::text)),
-    CONSTRAINT check_recordings_visibility CHECK ((visibility = ANY (ARRAY['private'::text, 'team'::text])))
-);
-
---
--- Name: TABLE recordings; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON TABLE recorder.recordings IS 'Canonical workflow storage with JSONB steps array';
-
---
--- Name: COLUMN recordings.step_count; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.step_count IS 'Cached jsonb_array_length(steps), kept by the update_recordings_step_count trigger';
-
---
--- Name: COLUMN recordings.steps; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.steps IS 'Complete step array in canonical JSON format (unchanged across all phases): [RecordedStep, ...], RecordedStep = {"stepNumber": number, "event": string, "navigation": {"type": string, "url"?: string}, "bundle": LocatorBundle {"xpath", "id", "name", "className", "aria", "placeholder", "dataAttrs": {}, "tag", "visibleText", "bounding": {"left", "top", "width", "height"}, "iframeChain": [], "shadowHosts": [], "isClosedShadow"}, "selector"?: string, "value"?: string, "label"?, "timestamp"?, "x"?, "y"?, "page"?, "tabId"?, "metadata"?: {}}. Required keys enforced by check_recordings_steps_format.';
-
---
--- Name: COLUMN recordings.variables; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.variables IS 'Parsed field definitions and CSV column mappings: {"<step label>": {"type": "input" | "checkbox" | ..., "required": boolean, "description"?: string, "csvColumn": string, "stepNumber": number, "defaultValue": string}}';
-
---
--- Name: COLUMN recordings.recording_method; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.recording_method IS 'extension (local) or cloud_browser (Phase 2+)';
-
---
--- Name: COLUMN recordings.team_id; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.team_id IS 'Phase 3: If shared with team';
-
---
--- Name: COLUMN recordings.visibility; Type: COMMENT; Schema: recorder
---
-
-COMMENT ON COLUMN recorder.recordings.visibility IS 'Phase 3: private (owner only) or team (readable by every member of team_id)';
-
---
 -- Name: supabase_shim; Type: TABLE; Schema: recorder
 --
 
@@ -737,6 +1214,66 @@ CREATE TABLE recorder.supabase_shim (
 --
 
 COMMENT ON TABLE recorder.supabase_shim IS 'What recorder_0001 created because it was absent: the auth schema (a minimal Supabase-compatible auth.users and auth.uid()) and the roles anon, authenticated, service_role. The rollback drops only these. No rows about auth on Supabase, whose auth schema is never modified.';
+
+--
+-- Name: team_invitations; Type: TABLE; Schema: recorder
+--
+
+CREATE TABLE recorder.team_invitations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    team_id uuid NOT NULL,
+    role text NOT NULL,
+    token_hash bytea NOT NULL,
+    invited_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT check_team_invitations_expiry CHECK ((expires_at > created_at)),
+    CONSTRAINT check_team_invitations_role CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text, 'viewer'::text])))
+);
+
+--
+-- Name: TABLE team_invitations; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON TABLE recorder.team_invitations IS 'Pending invitations to a team (created by its owner with invite_to_team, accepted by the invitee with accept_team_invitation, once, before expires_at). token_hash is the SHA-256 of the token the owner hands out: a secret, never readable by the API roles or the read-only role.';
+
+--
+-- Name: team_members; Type: TABLE; Schema: recorder
+--
+
+CREATE TABLE recorder.team_members (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    team_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT check_team_members_role CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text, 'viewer'::text])))
+);
+
+--
+-- Name: TABLE team_members; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON TABLE recorder.team_members IS 'Phase 3: team membership and role (owner, admin, member, viewer); one row per team and user';
+
+--
+-- Name: teams; Type: TABLE; Schema: recorder
+--
+
+CREATE TABLE recorder.teams (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    slug text NOT NULL,
+    owner_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE teams; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON TABLE recorder.teams IS 'Phase 3: team workspaces; owner_id is always an owner of its team';
 
 --
 -- Name: users; Type: TABLE; Schema: recorder
@@ -836,7 +1373,8 @@ CREATE TABLE recorder.vdi_metrics (
     jobs_failed integer DEFAULT 0,
     avg_job_duration integer,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT check_vdi_metrics_cpu CHECK (((cpu_usage >= 0.00) AND (cpu_usage <= 100.00)))
+    CONSTRAINT check_vdi_metrics_cpu CHECK (((cpu_usage >= 0.00) AND (cpu_usage <= 100.00))),
+    CONSTRAINT chk_vdi_metrics_recorded_at_range CHECK (((recorded_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (recorded_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 )
 PARTITION BY RANGE (recorded_at);
 
@@ -880,7 +1418,8 @@ CREATE TABLE recorder.vdi_metrics_default (
     jobs_failed integer DEFAULT 0,
     avg_job_duration integer,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT check_vdi_metrics_cpu CHECK (((cpu_usage >= 0.00) AND (cpu_usage <= 100.00)))
+    CONSTRAINT check_vdi_metrics_cpu CHECK (((cpu_usage >= 0.00) AND (cpu_usage <= 100.00))),
+    CONSTRAINT chk_vdi_metrics_recorded_at_range CHECK (((recorded_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (recorded_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 );
 
 --
@@ -950,6 +1489,20 @@ ALTER TABLE ONLY recorder.recordings
 
 ALTER TABLE ONLY recorder.supabase_shim
     ADD CONSTRAINT supabase_shim_pkey PRIMARY KEY (object_type, object_name);
+
+--
+-- Name: team_invitations team_invitations_pkey; Type: CONSTRAINT; Schema: recorder
+--
+
+ALTER TABLE ONLY recorder.team_invitations
+    ADD CONSTRAINT team_invitations_pkey PRIMARY KEY (id);
+
+--
+-- Name: team_invitations team_invitations_token_hash_key; Type: CONSTRAINT; Schema: recorder
+--
+
+ALTER TABLE ONLY recorder.team_invitations
+    ADD CONSTRAINT team_invitations_token_hash_key UNIQUE (token_hash);
 
 --
 -- Name: team_members team_members_pkey; Type: CONSTRAINT; Schema: recorder
@@ -1030,6 +1583,18 @@ CREATE INDEX idx_execution_logs_level ON ONLY recorder.execution_logs USING btre
 --
 
 CREATE INDEX execution_logs_default_level_idx ON recorder.execution_logs_default USING btree (level);
+
+--
+-- Name: idx_execution_jobs_claim; Type: INDEX; Schema: recorder
+--
+
+CREATE INDEX idx_execution_jobs_claim ON recorder.execution_jobs USING btree (created_at, id) WHERE (status = 'pending'::text);
+
+--
+-- Name: INDEX idx_execution_jobs_claim; Type: COMMENT; Schema: recorder
+--
+
+COMMENT ON INDEX recorder.idx_execution_jobs_claim IS 'The worker queue''s claim (claim_execution_job): pending jobs in (created_at, id) order. A claimed job leaves it.';
 
 --
 -- Name: idx_execution_jobs_created_at; Type: INDEX; Schema: recorder
@@ -1180,6 +1745,18 @@ CREATE INDEX idx_recordings_user_status_created ON recorder.recordings USING btr
 --
 
 CREATE INDEX idx_recordings_visibility_team ON recorder.recordings USING btree (visibility, team_id) WHERE (visibility = 'team'::text);
+
+--
+-- Name: idx_team_invitations_invited_by; Type: INDEX; Schema: recorder
+--
+
+CREATE INDEX idx_team_invitations_invited_by ON recorder.team_invitations USING btree (invited_by);
+
+--
+-- Name: idx_team_invitations_team_id; Type: INDEX; Schema: recorder
+--
+
+CREATE INDEX idx_team_invitations_team_id ON recorder.team_invitations USING btree (team_id);
 
 --
 -- Name: idx_team_members_team_id; Type: INDEX; Schema: recorder
@@ -1419,6 +1996,20 @@ ALTER TABLE ONLY recorder.recordings
     ADD CONSTRAINT recordings_team_id_fkey FOREIGN KEY (team_id) REFERENCES recorder.teams(id) ON DELETE SET NULL;
 
 --
+-- Name: team_invitations team_invitations_invited_by_fkey; Type: FK CONSTRAINT; Schema: recorder
+--
+
+ALTER TABLE ONLY recorder.team_invitations
+    ADD CONSTRAINT team_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES recorder.users(id) ON DELETE CASCADE;
+
+--
+-- Name: team_invitations team_invitations_team_id_fkey; Type: FK CONSTRAINT; Schema: recorder
+--
+
+ALTER TABLE ONLY recorder.team_invitations
+    ADD CONSTRAINT team_invitations_team_id_fkey FOREIGN KEY (team_id) REFERENCES recorder.teams(id) ON DELETE CASCADE;
+
+--
 -- Name: team_members team_members_team_id_fkey; Type: FK CONSTRAINT; Schema: recorder
 --
 
@@ -1506,6 +2097,14 @@ CREATE POLICY execution_jobs_select_own ON recorder.execution_jobs FOR SELECT TO
 CREATE POLICY execution_jobs_select_team ON recorder.execution_jobs FOR SELECT TO authenticated USING ((team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'viewer'::text) AS user_team_ids)));
 
 --
+-- Name: execution_jobs execution_jobs_team_of_recording; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY execution_jobs_team_of_recording ON recorder.execution_jobs AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK (((team_id IS NULL) OR (EXISTS ( SELECT
+   FROM recorder.recordings r
+  WHERE ((r.id = execution_jobs.recording_id) AND (r.team_id = execution_jobs.team_id))))));
+
+--
 -- Name: execution_jobs execution_jobs_team_scope; Type: POLICY; Schema: recorder
 --
 
@@ -1516,6 +2115,12 @@ CREATE POLICY execution_jobs_team_scope ON recorder.execution_jobs AS RESTRICTIV
 --
 
 CREATE POLICY execution_jobs_update_own ON recorder.execution_jobs FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: execution_jobs execution_jobs_update_scope; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY execution_jobs_update_scope ON recorder.execution_jobs AS RESTRICTIVE FOR UPDATE TO authenticated USING ((status = ANY (ARRAY['pending'::text, 'running'::text]))) WITH CHECK (((status = 'cancelled'::text) OR ((status = 'pending'::text) AND (worker_id IS NULL))));
 
 --
 -- Name: execution_jobs execution_jobs_update_team; Type: POLICY; Schema: recorder
@@ -1584,6 +2189,14 @@ CREATE POLICY execution_results_write_own_job ON recorder.execution_results TO a
 ALTER TABLE recorder.healing_logs ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: healing_logs healing_logs_job_of_recording; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY healing_logs_job_of_recording ON recorder.healing_logs AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK (((execution_job_id IS NULL) OR (EXISTS ( SELECT
+   FROM recorder.execution_jobs j
+  WHERE ((j.id = healing_logs.execution_job_id) AND (j.recording_id = healing_logs.recording_id))))));
+
+--
 -- Name: healing_logs healing_logs_select_via_recording; Type: POLICY; Schema: recorder
 --
 
@@ -1638,6 +2251,12 @@ CREATE POLICY recordings_delete_team ON recorder.recordings FOR DELETE TO authen
 --
 
 CREATE POLICY recordings_insert_own ON recorder.recordings FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: recordings recordings_owner_moves; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY recordings_owner_moves ON recorder.recordings AS RESTRICTIVE FOR UPDATE TO authenticated WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) OR recorder.recording_placement_unchanged(id, team_id, visibility)));
 
 --
 -- Name: recordings recordings_select_own; Type: POLICY; Schema: recorder
@@ -1712,6 +2331,12 @@ CREATE POLICY schema_tool_readonly_select ON recorder.recordings FOR SELECT TO s
 CREATE POLICY schema_tool_readonly_select ON recorder.supabase_shim FOR SELECT TO schema_tool_readonly USING (true);
 
 --
+-- Name: team_invitations schema_tool_readonly_select; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY schema_tool_readonly_select ON recorder.team_invitations FOR SELECT TO schema_tool_readonly USING (true);
+
+--
 -- Name: team_members schema_tool_readonly_select; Type: POLICY; Schema: recorder
 --
 
@@ -1742,6 +2367,24 @@ CREATE POLICY schema_tool_readonly_select ON recorder.vdi_metrics FOR SELECT TO 
 ALTER TABLE recorder.supabase_shim ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: team_invitations; Type: ROW SECURITY; Schema: recorder
+--
+
+ALTER TABLE recorder.team_invitations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: team_invitations team_invitations_delete_owner; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY team_invitations_delete_owner ON recorder.team_invitations FOR DELETE TO authenticated USING ((team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'owner'::text) AS user_team_ids)));
+
+--
+-- Name: team_invitations team_invitations_select_owner; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY team_invitations_select_owner ON recorder.team_invitations FOR SELECT TO authenticated USING ((team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'owner'::text) AS user_team_ids)));
+
+--
 -- Name: team_members; Type: ROW SECURITY; Schema: recorder
 --
 
@@ -1752,12 +2395,6 @@ ALTER TABLE recorder.team_members ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY team_members_delete ON recorder.team_members FOR DELETE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'owner'::text) AS user_team_ids))));
-
---
--- Name: team_members team_members_insert_owner; Type: POLICY; Schema: recorder
---
-
-CREATE POLICY team_members_insert_owner ON recorder.team_members FOR INSERT TO authenticated WITH CHECK ((team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'owner'::text) AS user_team_ids)));
 
 --
 -- Name: team_members team_members_select; Type: POLICY; Schema: recorder
@@ -1814,6 +2451,18 @@ ALTER TABLE recorder.users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY users_default_team_scope ON recorder.users AS RESTRICTIVE FOR UPDATE TO authenticated WITH CHECK (((default_team_id IS NULL) OR (default_team_id IN ( SELECT recorder.user_team_ids(( SELECT auth.uid() AS uid), 'viewer'::text) AS user_team_ids))));
 
 --
+-- Name: users users_email_from_claims; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY users_email_from_claims ON recorder.users AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(NULLIF(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), ''::text), email))));
+
+--
+-- Name: users users_email_from_claims_update; Type: POLICY; Schema: recorder
+--
+
+CREATE POLICY users_email_from_claims_update ON recorder.users AS RESTRICTIVE FOR UPDATE TO authenticated WITH CHECK ((lower(email) = lower(COALESCE(NULLIF(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'email'::text), ''::text), email))));
+
+--
 -- Name: users users_insert_own; Type: POLICY; Schema: recorder
 --
 
@@ -1859,6 +2508,7 @@ GRANT USAGE ON SCHEMA recorder TO recorder_app;
 GRANT USAGE ON SCHEMA recorder TO authenticated;
 GRANT USAGE ON SCHEMA recorder TO service_role;
 GRANT USAGE ON SCHEMA recorder TO schema_tool_readonly;
+GRANT USAGE ON SCHEMA recorder TO recorder_worker;
 
 --
 -- Name: FUNCTION uid(); Type: ACL; Schema: auth
@@ -1868,6 +2518,13 @@ REVOKE ALL ON FUNCTION auth.uid() FROM PUBLIC;
 GRANT ALL ON FUNCTION auth.uid() TO anon;
 GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
+
+--
+-- Name: FUNCTION accept_team_invitation(p_token text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.accept_team_invitation(p_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.accept_team_invitation(p_token text) TO authenticated;
 
 --
 -- Name: FUNCTION check_execution_job_csv_data(); Type: ACL; Schema: recorder
@@ -2006,11 +2663,47 @@ GRANT INSERT(team_id) ON TABLE recorder.execution_jobs TO authenticated;
 GRANT SELECT(team_id) ON TABLE recorder.execution_jobs TO schema_tool_readonly;
 
 --
+-- Name: COLUMN execution_jobs.attempts; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(attempts) ON TABLE recorder.execution_jobs TO schema_tool_readonly;
+
+--
 -- Name: FUNCTION claim_execution_job(worker_id text); Type: ACL; Schema: recorder
 --
 
 REVOKE ALL ON FUNCTION recorder.claim_execution_job(worker_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION recorder.claim_execution_job(worker_id text) TO service_role;
+GRANT ALL ON FUNCTION recorder.claim_execution_job(worker_id text) TO recorder_worker;
+
+--
+-- Name: FUNCTION finish_execution_job(p_job_id uuid, p_attempt integer, p_status text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, p_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, p_status text) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.finish_execution_job(p_job_id uuid, p_attempt integer, p_status text) TO service_role;
+
+--
+-- Name: FUNCTION heartbeat_execution_job(p_job_id uuid, p_attempt integer); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.heartbeat_execution_job(p_job_id uuid, p_attempt integer) TO service_role;
+
+--
+-- Name: FUNCTION held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.held_job(p_job_id uuid, p_attempt integer, OUT total_rows integer, OUT recording_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION invite_to_team(p_team_id uuid, p_role text, p_valid_for interval); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.invite_to_team(p_team_id uuid, p_role text, p_valid_for interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.invite_to_team(p_team_id uuid, p_role text, p_valid_for interval) TO authenticated;
 
 --
 -- Name: FUNCTION is_valid_steps(p_steps jsonb); Type: ACL; Schema: recorder
@@ -2024,9 +2717,121 @@ GRANT ALL ON FUNCTION recorder.is_valid_steps(p_steps jsonb) TO service_role;
 -- Name: TABLE healing_logs; Type: ACL; Schema: recorder
 --
 
-GRANT SELECT,INSERT,DELETE ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT,DELETE ON TABLE recorder.healing_logs TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.healing_logs TO service_role;
-GRANT SELECT ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(id) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(id) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.execution_job_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(execution_job_id) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(execution_job_id) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.recording_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(recording_id) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(recording_id) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.step_number; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(step_number) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(step_number) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.original_selector; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(original_selector) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(original_selector) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.healed_selector; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(healed_selector) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(healed_selector) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.healing_method; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(healing_method) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(healing_method) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.confidence_score; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(confidence_score) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(confidence_score) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.screenshot_url; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(screenshot_url) ON TABLE recorder.healing_logs TO authenticated;
+
+--
+-- Name: COLUMN healing_logs.claude_request; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(claude_request) ON TABLE recorder.healing_logs TO authenticated;
+
+--
+-- Name: COLUMN healing_logs.claude_response; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(claude_response) ON TABLE recorder.healing_logs TO authenticated;
+
+--
+-- Name: COLUMN healing_logs.cache_hit; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(cache_hit) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(cache_hit) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.cache_key; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(cache_key) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.cached_until; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(cached_until) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.success; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(success) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(success) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.error_message; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(error_message) ON TABLE recorder.healing_logs TO authenticated;
+GRANT SELECT(error_message) ON TABLE recorder.healing_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN healing_logs.created_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(created_at) ON TABLE recorder.healing_logs TO schema_tool_readonly;
 
 --
 -- Name: FUNCTION lookup_healing_cache(recording_id uuid, step_number integer, original_selector text); Type: ACL; Schema: recorder
@@ -2037,11 +2842,179 @@ GRANT ALL ON FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_numb
 GRANT ALL ON FUNCTION recorder.lookup_healing_cache(recording_id uuid, step_number integer, original_selector text) TO service_role;
 
 --
+-- Name: FUNCTION lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.lookup_job_healing_cache(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text) TO service_role;
+
+--
+-- Name: FUNCTION record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.record_execution_log(p_job_id uuid, p_attempt integer, p_level text, p_message text, p_row_index integer, p_step_number integer, p_metadata jsonb) TO service_role;
+
+--
+-- Name: FUNCTION record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.record_execution_result(p_job_id uuid, p_attempt integer, p_row_index integer, p_status text, p_row_data jsonb, p_duration integer, p_error_message text, p_step_results jsonb, p_screenshot_url text, p_started_at timestamp with time zone, p_completed_at timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.record_healing_log(p_job_id uuid, p_attempt integer, p_step_number integer, p_original_selector text, p_success boolean, p_healed_selector text, p_healing_method text, p_confidence_score integer, p_screenshot_url text, p_claude_request jsonb, p_claude_response jsonb, p_cache_hit boolean, p_error_message text) TO service_role;
+
+--
+-- Name: FUNCTION record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer) TO recorder_worker;
+GRANT ALL ON FUNCTION recorder.record_vdi_metrics(p_worker_id text, p_worker_region text, p_cpu_usage numeric, p_memory_usage numeric, p_browser_count integer, p_jobs_processed integer, p_jobs_succeeded integer, p_jobs_failed integer, p_avg_job_duration integer) TO service_role;
+
+--
+-- Name: FUNCTION request_user_id(); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.request_user_id() FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_team_ids(p_user_id uuid, p_min_role text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) TO authenticated;
+
+--
+-- Name: TABLE recordings; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT,DELETE ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.recordings TO service_role;
+
+--
+-- Name: COLUMN recordings.id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(id) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(id) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.user_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(user_id) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(user_id) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.name; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(name) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.description; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(description),UPDATE(description) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(description) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.starting_url; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(starting_url),UPDATE(starting_url) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(starting_url) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.status; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(status) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.step_count; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(step_count) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.duration; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(duration),UPDATE(duration) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(duration) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.steps; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(steps),UPDATE(steps) ON TABLE recorder.recordings TO authenticated;
+
+--
+-- Name: COLUMN recordings.variables; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(variables),UPDATE(variables) ON TABLE recorder.recordings TO authenticated;
+
+--
+-- Name: COLUMN recordings.recording_method; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(recording_method),UPDATE(recording_method) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(recording_method) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.created_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(created_at) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.updated_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(updated_at) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.team_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(team_id),UPDATE(team_id) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(team_id) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recordings.visibility; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(visibility),UPDATE(visibility) ON TABLE recorder.recordings TO authenticated;
+GRANT SELECT(visibility) ON TABLE recorder.recordings TO schema_tool_readonly;
+
+--
+-- Name: FUNCTION recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text); Type: ACL; Schema: recorder
+--
+
+REVOKE ALL ON FUNCTION recorder.recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text) FROM PUBLIC;
+GRANT ALL ON FUNCTION recorder.recording_placement_unchanged(p_id uuid, p_team_id uuid, p_visibility text) TO authenticated;
+
+--
 -- Name: FUNCTION requeue_stale_execution_jobs(timeout interval); Type: ACL; Schema: recorder
 --
 
 REVOKE ALL ON FUNCTION recorder.requeue_stale_execution_jobs(timeout interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION recorder.requeue_stale_execution_jobs(timeout interval) TO service_role;
+GRANT ALL ON FUNCTION recorder.requeue_stale_execution_jobs(timeout interval) TO recorder_worker;
 
 --
 -- Name: FUNCTION set_healing_cache_expiration(); Type: ACL; Schema: recorder
@@ -2068,6 +3041,199 @@ REVOKE ALL ON FUNCTION recorder.update_recording_step_count() FROM PUBLIC;
 REVOKE ALL ON FUNCTION recorder.update_updated_at_column() FROM PUBLIC;
 
 --
+-- Name: TABLE execution_logs; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT,DELETE ON TABLE recorder.execution_logs TO authenticated;
+GRANT SELECT,INSERT,DELETE ON TABLE recorder.execution_logs TO service_role;
+GRANT SELECT ON TABLE recorder.execution_logs TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_logs.id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(id) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.execution_job_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(execution_job_id) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.level; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(level) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.message; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(message) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.row_index; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(row_index) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.step_number; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(step_number) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: COLUMN execution_logs.metadata; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(metadata) ON TABLE recorder.execution_logs TO authenticated;
+
+--
+-- Name: TABLE execution_results; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT,DELETE ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.execution_results TO service_role;
+
+--
+-- Name: COLUMN execution_results.id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(id) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(id) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.execution_job_id; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(execution_job_id) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(execution_job_id) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.row_index; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(row_index) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(row_index) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.row_data; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(row_data) ON TABLE recorder.execution_results TO authenticated;
+
+--
+-- Name: COLUMN execution_results.status; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(status) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.duration; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(duration),UPDATE(duration) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(duration) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.error_message; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(error_message),UPDATE(error_message) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(error_message) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.step_results; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(step_results),UPDATE(step_results) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(step_results) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.screenshot_url; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(screenshot_url),UPDATE(screenshot_url) ON TABLE recorder.execution_results TO authenticated;
+
+--
+-- Name: COLUMN execution_results.started_at; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(started_at),UPDATE(started_at) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(started_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.completed_at; Type: ACL; Schema: recorder
+--
+
+GRANT INSERT(completed_at),UPDATE(completed_at) ON TABLE recorder.execution_results TO authenticated;
+GRANT SELECT(completed_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN execution_results.created_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(created_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
+
+--
+-- Name: TABLE supabase_shim; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT ON TABLE recorder.supabase_shim TO schema_tool_readonly;
+
+--
+-- Name: TABLE team_invitations; Type: ACL; Schema: recorder
+--
+
+GRANT DELETE ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.team_invitations TO service_role;
+
+--
+-- Name: COLUMN team_invitations.id; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(id) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(id) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN team_invitations.team_id; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(team_id) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(team_id) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN team_invitations.role; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(role) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(role) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN team_invitations.invited_by; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(invited_by) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(invited_by) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN team_invitations.created_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(created_at) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(created_at) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN team_invitations.expires_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(expires_at) ON TABLE recorder.team_invitations TO authenticated;
+GRANT SELECT(expires_at) ON TABLE recorder.team_invitations TO schema_tool_readonly;
+
+--
 -- Name: TABLE team_members; Type: ACL; Schema: recorder
 --
 
@@ -2076,28 +3242,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.team_members TO service_role
 GRANT SELECT ON TABLE recorder.team_members TO schema_tool_readonly;
 
 --
--- Name: COLUMN team_members.id; Type: ACL; Schema: recorder
---
-
-GRANT INSERT(id) ON TABLE recorder.team_members TO authenticated;
-
---
--- Name: COLUMN team_members.team_id; Type: ACL; Schema: recorder
---
-
-GRANT INSERT(team_id) ON TABLE recorder.team_members TO authenticated;
-
---
--- Name: COLUMN team_members.user_id; Type: ACL; Schema: recorder
---
-
-GRANT INSERT(user_id) ON TABLE recorder.team_members TO authenticated;
-
---
 -- Name: COLUMN team_members.role; Type: ACL; Schema: recorder
 --
 
-GRANT INSERT(role),UPDATE(role) ON TABLE recorder.team_members TO authenticated;
+GRANT UPDATE(role) ON TABLE recorder.team_members TO authenticated;
 
 --
 -- Name: TABLE teams; Type: ACL; Schema: recorder
@@ -2129,213 +3277,7 @@ GRANT INSERT(slug),UPDATE(slug) ON TABLE recorder.teams TO authenticated;
 -- Name: COLUMN teams.owner_id; Type: ACL; Schema: recorder
 --
 
-GRANT INSERT(owner_id),UPDATE(owner_id) ON TABLE recorder.teams TO authenticated;
-
---
--- Name: FUNCTION user_team_ids(p_user_id uuid, p_min_role text); Type: ACL; Schema: recorder
---
-
-REVOKE ALL ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) FROM PUBLIC;
-GRANT ALL ON FUNCTION recorder.user_team_ids(p_user_id uuid, p_min_role text) TO authenticated;
-
---
--- Name: TABLE execution_logs; Type: ACL; Schema: recorder
---
-
-GRANT SELECT,INSERT,DELETE ON TABLE recorder.execution_logs TO authenticated;
-GRANT SELECT,INSERT,DELETE ON TABLE recorder.execution_logs TO service_role;
-GRANT SELECT ON TABLE recorder.execution_logs TO schema_tool_readonly;
-
---
--- Name: TABLE execution_results; Type: ACL; Schema: recorder
---
-
-GRANT SELECT,INSERT,DELETE ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.execution_results TO service_role;
-
---
--- Name: COLUMN execution_results.id; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(id) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.execution_job_id; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(execution_job_id) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.row_index; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(row_index) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.status; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(status) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(status) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.duration; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(duration) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(duration) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.error_message; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(error_message) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(error_message) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.step_results; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(step_results) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(step_results) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.screenshot_url; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(screenshot_url) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(screenshot_url) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.started_at; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(started_at) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(started_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.completed_at; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(completed_at) ON TABLE recorder.execution_results TO authenticated;
-GRANT SELECT(completed_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: COLUMN execution_results.created_at; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(created_at) ON TABLE recorder.execution_results TO schema_tool_readonly;
-
---
--- Name: TABLE recordings; Type: ACL; Schema: recorder
---
-
-GRANT SELECT,INSERT,DELETE ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.recordings TO service_role;
-
---
--- Name: COLUMN recordings.id; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(id) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.user_id; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(user_id) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.name; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(name) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(name) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.description; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(description) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(description) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.starting_url; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(starting_url) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(starting_url) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.status; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(status) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(status) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.step_count; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(step_count) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.duration; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(duration) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(duration) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.steps; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(steps) ON TABLE recorder.recordings TO authenticated;
-
---
--- Name: COLUMN recordings.variables; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(variables) ON TABLE recorder.recordings TO authenticated;
-
---
--- Name: COLUMN recordings.recording_method; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(recording_method) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(recording_method) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.created_at; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(created_at) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.updated_at; Type: ACL; Schema: recorder
---
-
-GRANT SELECT(updated_at) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.team_id; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(team_id) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(team_id) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: COLUMN recordings.visibility; Type: ACL; Schema: recorder
---
-
-GRANT UPDATE(visibility) ON TABLE recorder.recordings TO authenticated;
-GRANT SELECT(visibility) ON TABLE recorder.recordings TO schema_tool_readonly;
-
---
--- Name: TABLE supabase_shim; Type: ACL; Schema: recorder
---
-
-GRANT SELECT ON TABLE recorder.supabase_shim TO schema_tool_readonly;
+GRANT INSERT(owner_id) ON TABLE recorder.teams TO authenticated;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: recorder
@@ -2343,31 +3285,76 @@ GRANT SELECT ON TABLE recorder.supabase_shim TO schema_tool_readonly;
 
 GRANT SELECT ON TABLE recorder.users TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recorder.users TO service_role;
-GRANT SELECT ON TABLE recorder.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.id; Type: ACL; Schema: recorder
 --
 
 GRANT INSERT(id) ON TABLE recorder.users TO authenticated;
+GRANT SELECT(id) ON TABLE recorder.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.email; Type: ACL; Schema: recorder
 --
 
 GRANT INSERT(email),UPDATE(email) ON TABLE recorder.users TO authenticated;
+GRANT SELECT(email) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.tier; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(tier) ON TABLE recorder.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.preferences; Type: ACL; Schema: recorder
 --
 
 GRANT INSERT(preferences),UPDATE(preferences) ON TABLE recorder.users TO authenticated;
+GRANT SELECT(preferences) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.created_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(created_at) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.updated_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(updated_at) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.vm_id; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(vm_id) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.vm_status; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(vm_status) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.vm_provisioned_at; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(vm_provisioned_at) ON TABLE recorder.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.vm_last_accessed; Type: ACL; Schema: recorder
+--
+
+GRANT SELECT(vm_last_accessed) ON TABLE recorder.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.default_team_id; Type: ACL; Schema: recorder
 --
 
 GRANT UPDATE(default_team_id) ON TABLE recorder.users TO authenticated;
+GRANT SELECT(default_team_id) ON TABLE recorder.users TO schema_tool_readonly;
 
 --
 -- Name: TABLE vdi_metrics; Type: ACL; Schema: recorder

@@ -305,6 +305,58 @@ CREATE TYPE replay.webhook_delivery_status AS ENUM (
 );
 
 --
+-- Name: accept_invitation(text); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.accept_invitation(p_token text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_me uuid := replay.current_user_id();
+    v_invitation replay.organization_invitations;
+BEGIN
+    IF v_me IS NULL THEN
+        RAISE EXCEPTION 'set app.user_id to accept an invitation' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_token IS NULL THEN
+        RAISE EXCEPTION 'token must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_token = '' THEN
+        RAISE EXCEPTION 'token must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM replay.organization_invitations AS i
+    WHERE i.token_hash = pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8'))
+    RETURNING i.* INTO v_invitation;
+    IF NOT FOUND OR v_invitation.expires_at <= current_timestamp THEN
+        RAISE EXCEPTION 'no such invitation, or it expired' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT EXISTS (SELECT FROM replay.users AS u WHERE u.id = v_me AND u.deleted_at IS NULL) THEN
+        RAISE EXCEPTION 'no user %', v_me USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO replay.organization_members AS m (
+        organization_id, user_id, role, invited_by, invited_at, joined_at, is_active
+    ) VALUES (
+        v_invitation.organization_id, v_me, v_invitation.role, v_invitation.invited_by, v_invitation.created_at,
+        current_timestamp, TRUE
+    )
+    ON CONFLICT (organization_id, user_id) DO UPDATE
+        SET role = excluded.role,
+            invited_by = excluded.invited_by,
+            invited_at = excluded.invited_at,
+            joined_at = excluded.joined_at,
+            is_active = TRUE;
+    RETURN v_invitation.organization_id;
+END
+$$;
+
+--
+-- Name: FUNCTION accept_invitation(p_token text); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.accept_invitation(p_token text) IS 'The acting user accepts an invitation by its token: becomes an active member with its role (an existing membership takes that role and is active again). One use. Returns the organization id. 42501 no acting user; 22004/22023 NULL or empty token; P0002 unknown, used or expired token.';
+
+--
 -- Name: archive_old_data(text, integer); Type: FUNCTION; Schema: replay
 --
 
@@ -491,6 +543,7 @@ DECLARE
     v_id uuid;
     v_old jsonb;
     v_new jsonb;
+    v_subject jsonb;
     v_details jsonb;
     v_actor uuid := replay.current_user_id();
     v_key text;
@@ -525,6 +578,22 @@ BEGIN
     IF v_actor IS NOT NULL AND NOT EXISTS (SELECT FROM replay.users AS u WHERE u.id = v_actor) THEN
         v_actor := NULL;
     END IF;
+    -- the actor reads the rows naming them, values included: only for a row they may write
+    v_subject := coalesce(v_old, v_new);
+    IF v_actor IS NOT NULL AND NOT coalesce(
+        CASE TG_TABLE_NAME
+            WHEN 'users' THEN (v_subject ->> 'id')::uuid = v_actor
+            WHEN 'recordings' THEN replay.recording_writable(
+                (v_subject ->> 'user_id')::uuid,
+                (v_subject ->> 'organization_id')::uuid,
+                (v_subject ->> 'visibility')::replay.recording_visibility
+            )
+        END,
+        FALSE
+    ) THEN
+        v_details := coalesce(v_details, '{}') || jsonb_build_object('actor', v_actor);
+        v_actor := NULL;
+    END IF;
     INSERT INTO replay.audit_logs (
         user_id, action, resource_type, resource_id, details, old_values, new_values, status, created_at
     ) VALUES (
@@ -538,106 +607,44 @@ $$;
 -- Name: FUNCTION audit_trigger_function(); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.audit_trigger_function() IS 'AFTER INSERT/UPDATE/DELETE row trigger: one replay.audit_logs row per change, with the acting user (app.user_id), the old and new row with secret columns (password_hash, tokens, key hashes, webhook secrets) replaced by "[REDACTED]", and the changed column names.';
-
-SET default_table_access_method = heap;
-
---
--- Name: api_keys; Type: TABLE; Schema: replay
---
-
-CREATE TABLE replay.api_keys (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid NOT NULL,
-    name character varying(100) NOT NULL,
-    key_hash character varying(255) NOT NULL,
-    key_prefix character varying(20) NOT NULL,
-    scopes text[] DEFAULT ARRAY[]::text[],
-    is_active boolean DEFAULT true,
-    last_used_at timestamp with time zone,
-    usage_count bigint DEFAULT 0,
-    rate_limit_per_hour integer DEFAULT 1000,
-    expires_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
-    CONSTRAINT chk_api_keys_name_length CHECK ((char_length((name)::text) >= 3)),
-    CONSTRAINT chk_api_keys_usage_count CHECK ((usage_count >= 0))
-);
-
---
--- Name: TABLE api_keys; Type: COMMENT; Schema: replay
---
-
-COMMENT ON TABLE replay.api_keys IS 'API keys. Only a hash of the key is stored (key_hash, a secret) with a displayable prefix.';
-
---
--- Name: users; Type: TABLE; Schema: replay
---
-
-CREATE TABLE replay.users (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email character varying(255) NOT NULL,
-    password_hash character varying(255) NOT NULL,
-    name character varying(100) NOT NULL,
-    role replay.user_role DEFAULT 'member'::replay.user_role NOT NULL,
-    avatar_url character varying(500),
-    is_active boolean DEFAULT true,
-    is_verified boolean DEFAULT false,
-    last_login_at timestamp with time zone,
-    failed_login_attempts integer DEFAULT 0,
-    locked_until timestamp with time zone,
-    settings jsonb DEFAULT '{}'::jsonb,
-    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
-    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
-    deleted_at timestamp with time zone,
-    CONSTRAINT chk_users_email_format CHECK (((email)::text ~* '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$'::text)),
-    CONSTRAINT chk_users_failed_attempts CHECK ((failed_login_attempts >= 0)),
-    CONSTRAINT chk_users_name_length CHECK ((char_length((name)::text) >= 2))
-);
-
---
--- Name: TABLE users; Type: COMMENT; Schema: replay
---
-
-COMMENT ON TABLE replay.users IS 'Accounts. password_hash is a secret: replay_app may write it but never read it.';
-
---
--- Name: COLUMN users.settings; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.users.settings IS 'JSONB structure: {
-  "theme": "light|dark",
-  "notifications": {
-    "email": boolean,
-    "push": boolean,
-    "slack": boolean
-  },
-  "defaultPlaybackSpeed": number,
-  "autoSaveRecordings": boolean,
-  "timezone": "string",
-  "locale": "string"
-}';
+COMMENT ON FUNCTION replay.audit_trigger_function() IS 'AFTER INSERT/UPDATE/DELETE row trigger: one replay.audit_logs row per change, with the old and new row with secret columns (password_hash, tokens, key hashes, webhook secrets) replaced by "[REDACTED]", the changed column names, and the acting user (app.user_id) as user_id when they may write the row (else in details.actor, so that a cascade does not show them rows they cannot read).';
 
 --
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: replay
 --
 
-CREATE FUNCTION replay.authenticate_api_key(p_key_hash text) RETURNS TABLE(user_id uuid, api_key_id uuid, scopes text[])
-    LANGUAGE sql SECURITY DEFINER
+CREATE FUNCTION replay.authenticate_api_key(p_key text) RETURNS TABLE(user_id uuid, api_key_id uuid, scopes text[])
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- UPDATE replay.api_keys k SET usage_count = (k.usage_count + 1), last_used_at = CURRENT_TIMESTAMP
-    FROM replay.users u
-   WHERE (((k.key_hash)::text = authenticate_api_key.p_key_hash) AND k.is_active AND ((k.expires_at IS NULL) OR (k.expires_at > CURRENT_TIMESTAMP)) AND (u.id = k.user_id) AND u.is_active AND (u.deleted_at IS NULL))
-   RETURNING k.user_id,
-     k.id,
-     k.scopes;
-END;
+    AS $$
+BEGIN
+    IF p_key IS NULL THEN
+        RAISE EXCEPTION 'key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_key = '' THEN
+        RAISE EXCEPTION 'key must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    UPDATE replay.api_keys AS k
+    SET usage_count = coalesce(k.usage_count, 0) + 1,
+        last_used_at = current_timestamp
+    FROM replay.users AS u
+    WHERE
+        k.key_hash = pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_key, 'UTF8')), 'hex')
+        AND k.is_active
+        AND (k.expires_at IS NULL OR k.expires_at > current_timestamp)
+        AND u.id = k.user_id
+        AND u.is_active
+        AND u.deleted_at IS NULL
+    RETURNING k.user_id, k.id, k.scopes;
+END
+$$;
 
 --
--- Name: FUNCTION authenticate_api_key(p_key_hash text); Type: COMMENT; Schema: replay
+-- Name: FUNCTION authenticate_api_key(p_key text); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.authenticate_api_key(p_key_hash text) IS 'The user, key id and scopes of an active, unexpired API key given its hash (of an active user), counting the use (usage_count, last_used_at); no row otherwise. SECURITY DEFINER: key hashes are not readable by replay_app.';
+COMMENT ON FUNCTION replay.authenticate_api_key(p_key text) IS 'The user, key id and scopes of an active, unexpired API key (of an active user) given the raw key: its SHA-256, lowercase hex, is compared with api_keys.key_hash. Counts the use (usage_count, last_used_at); no row otherwise. 22004 NULL, 22023 empty key. SECURITY DEFINER: key hashes are not readable by replay_app.';
 
 --
 -- Name: authenticate_session(text); Type: FUNCTION; Schema: replay
@@ -650,6 +657,12 @@ CREATE FUNCTION replay.authenticate_session(p_session_token text) RETURNS uuid
 DECLARE
     v_user uuid;
 BEGIN
+    IF p_session_token IS NULL THEN
+        RAISE EXCEPTION 'session token must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_session_token = '' THEN
+        RAISE EXCEPTION 'session token must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     UPDATE replay.user_sessions AS s
     SET last_activity_at = current_timestamp
     FROM replay.users AS u
@@ -670,21 +683,40 @@ $$;
 -- Name: FUNCTION authenticate_session(p_session_token text); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.authenticate_session(p_session_token text) IS 'The user of an active, unexpired session token (of an active, unlocked, not deleted user), touching its last_activity_at; NULL otherwise. SECURITY DEFINER: tokens are not readable by replay_app.';
+COMMENT ON FUNCTION replay.authenticate_session(p_session_token text) IS 'The user of an active, unexpired session token (of an active, unlocked, not deleted user), touching its last_activity_at; NULL for any other token (unknown, expired, revoked: one answer, so nothing is revealed). 22004 NULL, 22023 empty token. SECURITY DEFINER: tokens are not readable by replay_app.';
 
 --
 -- Name: calculate_compression_ratio(bigint, bigint); Type: FUNCTION; Schema: replay
 --
 
 CREATE FUNCTION replay.calculate_compression_ratio(original_size bigint, compressed_size bigint) RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN ((original_size IS NULL) OR (original_size <= 0) OR (compressed_size IS NULL) OR (compressed_size < 0)) THEN NULL::numeric ELSE round(((compressed_size)::numeric / (original_size)::numeric), 2) END;
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    IF original_size < 0 OR compressed_size < 0 THEN
+        RAISE EXCEPTION 'sizes must not be negative (original %, compressed %)', original_size, compressed_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the seed's contract: no ratio without an original size
+    IF original_size IS NULL OR original_size = 0 OR compressed_size IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF compressed_size > original_size THEN
+        RAISE EXCEPTION 'compressed size % exceeds original size %: the ratio would be outside 0..1',
+            compressed_size, original_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN round(compressed_size::numeric / original_size::numeric, 2);
+END
+$$;
 
 --
 -- Name: FUNCTION calculate_compression_ratio(original_size bigint, compressed_size bigint); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.calculate_compression_ratio(original_size bigint, compressed_size bigint) IS 'compressed_size / original_size rounded to 2 places (the precision of the compression_ratio columns); NULL when a size is missing or negative or original_size is 0.';
+COMMENT ON FUNCTION replay.calculate_compression_ratio(original_size bigint, compressed_size bigint) IS 'compressed_size / original_size rounded to 2 places (the precision of the compression_ratio columns, which hold 0..1); NULL when original_size is NULL or 0 or compressed_size is NULL (the seed''s contract); 22023 for a negative size or a compressed size above the original.';
+
+SET default_table_access_method = heap;
 
 --
 -- Name: playback_sessions; Type: TABLE; Schema: replay
@@ -979,6 +1011,34 @@ $$;
 COMMENT ON FUNCTION replay.cleanup_old_audit_logs(retention_days integer) IS 'Removes the partitions of replay.audit_logs wholly older than retention_days (NULL: the retention_policies row), by their bounds, through ops.apply_retention: dropped, or detached into replay_archive when the policy archives. Never the current or a future month, nor the DEFAULT partition. Returns the number of partitions removed.';
 
 --
+-- Name: close_account(); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.close_account() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF replay.current_user_id() IS NULL THEN
+        RAISE EXCEPTION 'set app.user_id to close an account' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE replay.users AS u
+    SET deleted_at = coalesce(u.deleted_at, current_timestamp),
+        is_active = FALSE
+    WHERE u.id = replay.current_user_id();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no user %', replay.current_user_id() USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION close_account(); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.close_account() IS 'Soft-deletes the acting user''s account (deleted_at, is_active false; sessions and API keys stop authenticating). 42501 when no user acts; P0002 when the acting user does not exist.';
+
+--
 -- Name: create_monthly_partition(text, text); Type: FUNCTION; Schema: replay
 --
 
@@ -1026,6 +1086,9 @@ BEGIN
     IF v_me IS NULL THEN
         RAISE EXCEPTION 'set app.user_id to create an organization' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF p_name IS NULL OR p_slug IS NULL THEN
+        RAISE EXCEPTION 'name and slug must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     INSERT INTO replay.organizations (name, slug, description)
     VALUES (p_name, p_slug, p_description)
     RETURNING id INTO v_id;
@@ -1039,7 +1102,7 @@ $$;
 -- Name: FUNCTION create_organization(p_name character varying, p_slug character varying, p_description text); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.create_organization(p_name character varying, p_slug character varying, p_description text) IS 'Creates an organization with the acting user as its active owner; returns its id. SECURITY DEFINER because the caller cannot insert organizations directly.';
+COMMENT ON FUNCTION replay.create_organization(p_name character varying, p_slug character varying, p_description text) IS 'Creates an organization with the acting user as its active owner; returns its id. 42501 when no user acts, 22004 NULL name or slug; a bad slug or name fails its CHECK (23514), a taken one 23505. SECURITY DEFINER because the caller cannot insert organizations directly.';
 
 --
 -- Name: ensure_future_partitions(); Type: FUNCTION; Schema: replay
@@ -1061,123 +1124,90 @@ $$;
 COMMENT ON FUNCTION replay.ensure_future_partitions() IS 'Creates the missing partitions of replay.analytics_events and replay.audit_logs from this month to their premake months ahead (ops.ensure_partitions). Idempotent; CALL ops.run_maintenance() does this and more for every system.';
 
 --
--- Name: recording_steps; Type: TABLE; Schema: replay
---
-
-CREATE TABLE replay.recording_steps (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    recording_id uuid NOT NULL,
-    step_number integer NOT NULL,
-    timestamp_ms bigint NOT NULL,
-    interaction_type replay.interaction_type NOT NULL,
-    element_selector jsonb NOT NULL,
-    interaction_data jsonb,
-    dom_snapshot jsonb,
-    dom_mutations jsonb,
-    execution_time_ms integer,
-    error_info jsonb,
-    screenshot_url character varying(500),
-    artifacts jsonb,
-    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
-    CONSTRAINT chk_steps_execution_time CHECK (((execution_time_ms IS NULL) OR (execution_time_ms >= 0))),
-    CONSTRAINT chk_steps_step_number CHECK ((step_number >= 1)),
-    CONSTRAINT chk_steps_timestamp CHECK ((timestamp_ms >= 0))
-)
-PARTITION BY HASH (recording_id);
-
---
--- Name: TABLE recording_steps; Type: COMMENT; Schema: replay
---
-
-COMMENT ON TABLE replay.recording_steps IS 'The steps of a recording, hash-partitioned by recording_id into 4 partitions.';
-
---
--- Name: COLUMN recording_steps.element_selector; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.element_selector IS 'JSONB structure: {
-  "primarySelector": "string",
-  "fallbackSelectors": ["string"],
-  "xpath": "string",
-  "cssPath": "string",
-  "attributes": {"key": "value"},
-  "textContent": "string",
-  "position": {"x": number, "y": number, "width": number, "height": number},
-  "dataTestId": "string",
-  "ariaLabel": "string"
-}';
-
---
--- Name: COLUMN recording_steps.interaction_data; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.interaction_data IS 'JSONB structure: {
-  "value": "any",
-  "oldValue": "any",
-  "keyCode": number,
-  "charCode": number,
-  "key": "string",
-  "shiftKey": boolean,
-  "ctrlKey": boolean,
-  "altKey": boolean,
-  "metaKey": boolean,
-  "button": number,
-  "buttons": number,
-  "coordinates": {"x": number, "y": number},
-  "deltaX": number,
-  "deltaY": number,
-  "target": "string",
-  "currentTarget": "string"
-}';
-
---
--- Name: COLUMN recording_steps.dom_snapshot; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.dom_snapshot IS 'JSONB structure: a serialized DOM snapshot taken at the step (the seed does not document it).';
-
---
--- Name: COLUMN recording_steps.dom_mutations; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.dom_mutations IS 'JSONB structure: array of DOM mutation records observed since the previous step (the seed does not document it).';
-
---
--- Name: COLUMN recording_steps.error_info; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.error_info IS 'JSONB structure: {"message": "string", "stack": "string", ...} when recording the step failed (the seed does not document it).';
-
---
--- Name: COLUMN recording_steps.artifacts; Type: COMMENT; Schema: replay
---
-
-COMMENT ON COLUMN replay.recording_steps.artifacts IS 'JSONB structure: screenshots and other artifacts of the step, e.g. [{"type": "string", "url": "string"}] (the seed does not document it).';
-
---
 -- Name: get_recording_step_stats(uuid); Type: FUNCTION; Schema: replay
 --
 
 CREATE FUNCTION replay.get_recording_step_stats(recording_uuid uuid) RETURNS TABLE(total_steps integer, avg_step_duration numeric, interaction_type_breakdown jsonb)
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT (COALESCE(sum(t.steps), (0)::numeric))::integer AS total_steps,
-     round((sum(t.duration_sum) / NULLIF(sum(t.duration_count), (0)::numeric)), 2) AS avg_step_duration,
-     COALESCE(jsonb_object_agg(t.interaction_type, t.steps), '{}'::jsonb) AS interaction_type_breakdown
-    FROM ( SELECT s.interaction_type,
-             count(*) AS steps,
-             sum(s.execution_time_ms) AS duration_sum,
-             count(s.execution_time_ms) AS duration_count
-            FROM replay.recording_steps s
-           WHERE (s.recording_id = get_recording_step_stats.recording_uuid)
-           GROUP BY s.interaction_type) t;
-END;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF recording_uuid IS NULL THEN
+        RAISE EXCEPTION 'recording_uuid must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- as the caller: a recording replay_app may not read does not exist for it
+    IF NOT EXISTS (SELECT FROM replay.recordings AS r WHERE r.id = recording_uuid) THEN
+        RAISE EXCEPTION 'no recording %', recording_uuid USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN QUERY
+    SELECT
+        coalesce(sum(t.steps), 0)::integer,
+        round(sum(t.duration_sum) / nullif(sum(t.duration_count), 0), 2),
+        coalesce(jsonb_object_agg(t.interaction_type, t.steps), '{}')
+    FROM (
+        SELECT
+            s.interaction_type,
+            count(*) AS steps,
+            sum(s.execution_time_ms) AS duration_sum,
+            count(s.execution_time_ms) AS duration_count
+        FROM replay.recording_steps AS s
+        WHERE s.recording_id = recording_uuid
+        GROUP BY s.interaction_type
+    ) AS t;
+END
+$$;
 
 --
 -- Name: FUNCTION get_recording_step_stats(recording_uuid uuid); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.get_recording_step_stats(recording_uuid uuid) IS 'Steps of a recording: how many, the average execution_time_ms (2 places, NULL without timings) and the count per interaction type ({"click": 3, ...}; {} without steps). Runs as the caller: replay_app sees the stats of recordings it may read, zeros otherwise.';
+COMMENT ON FUNCTION replay.get_recording_step_stats(recording_uuid uuid) IS 'Steps of a recording: how many, the average execution_time_ms (2 places, NULL without timings) and the count per interaction type ({"click": 3, ...}; {} without steps). Runs as the caller: 22004 for NULL, P0002 for a recording that does not exist or replay_app may not read.';
+
+--
+-- Name: invite_member(uuid, replay.organization_member_role, interval); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.invite_member(p_organization_id uuid, p_role replay.organization_member_role DEFAULT 'member'::replay.organization_member_role, p_valid_for interval DEFAULT '7 days'::interval) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_me uuid := replay.current_user_id();
+    v_token text;
+BEGIN
+    IF v_me IS NULL THEN
+        RAISE EXCEPTION 'set app.user_id to invite' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_organization_id IS NULL OR p_role IS NULL OR p_valid_for IS NULL THEN
+        RAISE EXCEPTION 'organization, role and validity must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_valid_for <= interval '0' OR p_valid_for > interval '30 days' THEN
+        RAISE EXCEPTION 'an invitation is valid for more than nothing and at most 30 days, not %', p_valid_for
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (
+        replay.has_org_role(p_organization_id, '{owner}')
+        OR (p_role <> 'owner' AND replay.has_org_role(p_organization_id, '{admin}'))
+    ) THEN
+        RAISE EXCEPTION 'only the organization''s owner, or an admin for roles below owner, invites'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- 244 random bits (gen_random_uuid() draws from the strong random source)
+    v_token := 'rpi_' || pg_catalog.replace(gen_random_uuid()::text, '-', '')
+        || pg_catalog.replace(gen_random_uuid()::text, '-', '');
+    INSERT INTO replay.organization_invitations (organization_id, role, token_hash, invited_by, expires_at)
+    VALUES (
+        p_organization_id, p_role, pg_catalog.sha256(pg_catalog.convert_to(v_token, 'UTF8')), v_me,
+        current_timestamp + p_valid_for
+    );
+    RETURN v_token;
+END
+$$;
+
+--
+-- Name: FUNCTION invite_member(p_organization_id uuid, p_role replay.organization_member_role, p_valid_for interval); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.invite_member(p_organization_id uuid, p_role replay.organization_member_role, p_valid_for interval) IS 'An active owner (any role) or admin (roles below owner) of the organization invites someone; returns the one-time token to hand to the invitee (only its hash is stored). 42501 otherwise; 22004 NULLs; 22023 a validity outside (0, 30 days].';
 
 --
 -- Name: is_co_member(uuid); Type: FUNCTION; Schema: replay
@@ -1209,6 +1239,86 @@ CREATE FUNCTION replay.like_pattern(p_text text) RETURNS text
 COMMENT ON FUNCTION replay.like_pattern(p_text text) IS 'A LIKE/ILIKE pattern matching p_text anywhere, its own %, _ and \ taken literally.';
 
 --
+-- Name: mark_email_verified(); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.mark_email_verified() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF replay.current_user_id() IS NULL THEN
+        RAISE EXCEPTION 'set app.user_id to verify an email' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE replay.users AS u
+    SET is_verified = TRUE
+    WHERE u.id = replay.current_user_id();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no user %', replay.current_user_id() USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION mark_email_verified(); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.mark_email_verified() IS 'The acting user''s email is verified (the application checked the emailed link first). 42501 when no user acts; P0002 when the acting user does not exist.';
+
+--
+-- Name: record_login(text, boolean); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.record_login(p_email text, p_success boolean) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF p_email IS NULL OR p_success IS NULL THEN
+        RAISE EXCEPTION 'email and outcome must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.btrim(p_email) = '' THEN
+        RAISE EXCEPTION 'email must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_success THEN
+        UPDATE replay.users AS u
+        SET last_login_at = current_timestamp,
+            failed_login_attempts = 0,
+            locked_until = NULL
+        WHERE
+            u.email = p_email
+            AND u.id = replay.current_user_id()
+            AND u.is_active
+            AND u.deleted_at IS NULL
+            AND (u.locked_until IS NULL OR u.locked_until <= current_timestamp)
+        RETURNING u.id INTO v_id;
+        IF v_id IS NULL THEN
+            RAISE EXCEPTION 'a successful login is recorded for the acting user (app.user_id), active and not locked'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN v_id;
+    END IF;
+    -- five failures in a row lock the account for 15 minutes (each further failure renews it)
+    UPDATE replay.users AS u
+    SET failed_login_attempts = coalesce(u.failed_login_attempts, 0) + 1,
+        locked_until = CASE
+            WHEN coalesce(u.failed_login_attempts, 0) + 1 >= 5 THEN current_timestamp + interval '15 minutes'
+            ELSE u.locked_until
+        END
+    WHERE u.email = p_email AND u.deleted_at IS NULL;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: FUNCTION record_login(p_email text, p_success boolean); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.record_login(p_email text, p_success boolean) IS 'The application records a login attempt after checking the password. Success: only for the acting user (app.user_id), active and not locked (else 42501); sets last_login_at, clears the failures and the lock; returns the user id. Failure: counts it (five in a row lock the account for 15 minutes) and returns NULL whether or not the email exists. 22004 NULLs, 22023 empty email.';
+
+--
 -- Name: recording_placeable(uuid, uuid, replay.recording_visibility); Type: FUNCTION; Schema: replay
 --
 
@@ -1235,6 +1345,21 @@ CREATE FUNCTION replay.recording_readable(p_user_id uuid, p_organization_id uuid
 --
 
 COMMENT ON FUNCTION replay.recording_readable(p_user_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility, p_deleted_at timestamp with time zone) IS 'Read rule of a recording row for the acting user: the owner; any user for a live public one; active members of its organization for a live team or organization one. Nobody when no user acts.';
+
+--
+-- Name: recording_placement_unchanged(uuid, uuid, replay.recording_visibility); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    RETURN (EXISTS (SELECT FROM replay.recordings r WHERE ((r.id = recording_placement_unchanged.p_id) AND (NOT (r.organization_id IS DISTINCT FROM recording_placement_unchanged.p_organization_id)) AND (NOT (r.visibility IS DISTINCT FROM recording_placement_unchanged.p_visibility)) AND replay.recording_readable(r.user_id, r.organization_id, r.visibility, r.deleted_at))));
+
+--
+-- Name: FUNCTION recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility) IS 'True when the recording p_id, readable by the acting user, has organization p_organization_id and visibility p_visibility as the statement found it (recordings_owner_moves: only the owner changes them).';
 
 --
 -- Name: recording_search_vector(text, text, text[]); Type: FUNCTION; Schema: replay
@@ -1285,43 +1410,73 @@ COMMENT ON FUNCTION replay.reindex_tables() IS 'REINDEX every table of schema re
 --
 
 CREATE FUNCTION replay.search_recordings(p_query text) RETURNS SETOF replay.recordings
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT r.id,
-     r.user_id,
-     r.organization_id,
-     r.name,
-     r.description,
-     r.url,
-     r.status,
-     r.visibility,
-     r.duration_ms,
-     r.step_count,
-     r.file_size_bytes,
-     r.compression_ratio,
-     r.checksum,
-     r.settings,
-     r.environment_info,
-     r.tags,
-     r.category,
-     r.recording_started_at,
-     r.recording_completed_at,
-     r.created_at,
-     r.updated_at,
-     r.last_accessed_at,
-     r.archived_at,
-     r.deleted_at
-    FROM replay.recordings r
-   WHERE (((replay.recording_search_vector((r.name)::text, r.description, r.tags) @@ websearch_to_tsquery('english'::regconfig, search_recordings.p_query)) OR ((r.name)::text ~~* replay.like_pattern(search_recordings.p_query)) OR (r.description ~~* replay.like_pattern(search_recordings.p_query))) AND (r.deleted_at IS NULL) AND replay.recording_readable(r.user_id, r.organization_id, r.visibility, r.deleted_at))
-   ORDER BY (ts_rank(replay.recording_search_vector((r.name)::text, r.description, r.tags), websearch_to_tsquery('english'::regconfig, search_recordings.p_query))) DESC, r.created_at DESC;
-END;
+    AS $$
+BEGIN
+    IF p_query IS NULL THEN
+        RAISE EXCEPTION 'query must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF btrim(p_query) = '' OR length(p_query) > 1000 THEN
+        RAISE EXCEPTION 'query must be 1 to 1000 characters, not blank' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT r.*
+    FROM replay.recordings AS r
+    WHERE
+        (
+            replay.recording_search_vector(r.name, r.description, r.tags)
+            @@ websearch_to_tsquery('english'::regconfig, p_query)
+            OR r.name ILIKE replay.like_pattern(p_query)
+            OR r.description ILIKE replay.like_pattern(p_query)
+        )
+        AND r.deleted_at IS NULL
+        AND replay.recording_readable(r.user_id, r.organization_id, r.visibility, r.deleted_at)
+    ORDER BY
+        ts_rank(
+            replay.recording_search_vector(r.name, r.description, r.tags),
+            websearch_to_tsquery('english'::regconfig, p_query)
+        ) DESC,
+        r.created_at DESC;
+END
+$$;
 
 --
 -- Name: FUNCTION search_recordings(p_query text); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.search_recordings(p_query text) IS 'Live recordings the acting user may read that match a web-style full-text query (english, on name, description and tags) or contain it in their name or description (trigram indexes), best first. SECURITY DEFINER so the search indexes are usable under row level security; applies the recordings read rule itself.';
+COMMENT ON FUNCTION replay.search_recordings(p_query text) IS 'Live recordings the acting user may read that match a web-style full-text query (english, on name, description and tags) or contain it in their name or description (trigram indexes), best first. SECURITY DEFINER so the search indexes are usable under row level security; applies the recordings read rule itself. 22004 NULL; 22023 blank or longer than 1000 characters.';
+
+--
+-- Name: tg__stamp_state_times(); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.tg__stamp_state_times() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- the owner role (maintenance, back office) writes what it means to
+    IF pg_catalog.pg_has_role(current_user, 'schema_tool_owner', 'USAGE') THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.deleted_at IS NOT NULL THEN
+        NEW.deleted_at := coalesce(OLD.deleted_at, current_timestamp);
+    END IF;
+    IF NEW.archived_at IS NOT NULL THEN
+        NEW.archived_at := coalesce(OLD.archived_at, current_timestamp);
+    END IF;
+    IF NEW.last_accessed_at IS DISTINCT FROM OLD.last_accessed_at THEN
+        NEW.last_accessed_at := current_timestamp;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION tg__stamp_state_times(); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.tg__stamp_state_times() IS 'BEFORE UPDATE OF deleted_at, archived_at, last_accessed_at on recordings: a tenant decides the state (deleted, archived, accessed; or not), the database writes the time (a deletion or archival keeps its first time). The owner role writes times as given.';
 
 --
 -- Name: tg__sync_retention(); Type: FUNCTION; Schema: replay
@@ -1358,6 +1513,57 @@ $$;
 --
 
 COMMENT ON FUNCTION replay.tg__sync_retention() IS 'AFTER row trigger on retention_policies: a row naming a partitioned table registered with the ops engine sets its retention there (inactive or deleted: keep everything; archive_before_delete: detach into replay_archive, else drop), so maintenance follows the table.';
+
+--
+-- Name: tg__users_email_change(); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.tg__users_email_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.email IS DISTINCT FROM OLD.email
+        AND NOT pg_catalog.pg_has_role(current_user, 'schema_tool_owner', 'USAGE') THEN
+        NEW.is_verified := FALSE;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION tg__users_email_change(); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.tg__users_email_change() IS 'BEFORE UPDATE OF email on users: a new address is unverified (is_verified false) until replay.mark_email_verified(). The owner role is exempt.';
+
+--
+-- Name: tg__webhook_delivery_counters(); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.tg__webhook_delivery_counters() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE replay.webhooks AS w
+        SET last_triggered_at = current_timestamp
+        WHERE w.id = NEW.webhook_id;
+    ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('delivered', 'failed') THEN
+        UPDATE replay.webhooks AS w
+        SET success_count = coalesce(w.success_count, 0) + (NEW.status = 'delivered')::integer,
+            failure_count = coalesce(w.failure_count, 0) + (NEW.status = 'failed')::integer
+        WHERE w.id = NEW.webhook_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: FUNCTION tg__webhook_delivery_counters(); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.tg__webhook_delivery_counters() IS 'AFTER INSERT OR UPDATE OF status on webhook_deliveries: a new delivery sets its webhook''s last_triggered_at; a delivery that becomes delivered or failed counts in success_count or failure_count. SECURITY DEFINER: replay_app cannot write the counters.';
 
 --
 -- Name: update_table_statistics(); Type: FUNCTION; Schema: replay
@@ -1485,19 +1691,100 @@ COMMENT ON COLUMN replay.webhooks.retry_policy IS 'JSONB structure: {"maxRetries
 COMMENT ON COLUMN replay.webhooks.headers IS 'JSONB structure: custom HTTP headers {"Header-Name": "value"}';
 
 --
+-- Name: webhook_organization_unchanged(uuid, uuid); Type: FUNCTION; Schema: replay
+--
+
+CREATE FUNCTION replay.webhook_organization_unchanged(p_id uuid, p_organization_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    RETURN (EXISTS (SELECT FROM replay.webhooks w WHERE ((w.id = webhook_organization_unchanged.p_id) AND (NOT (w.organization_id IS DISTINCT FROM webhook_organization_unchanged.p_organization_id)) AND replay.webhook_accessible(w.user_id, w.organization_id))));
+
+--
+-- Name: FUNCTION webhook_organization_unchanged(p_id uuid, p_organization_id uuid); Type: COMMENT; Schema: replay
+--
+
+COMMENT ON FUNCTION replay.webhook_organization_unchanged(p_id uuid, p_organization_id uuid) IS 'True when the webhook p_id, accessible to the acting user, has organization p_organization_id as the statement found it (webhooks_owner_moves: only the owner moves a webhook).';
+
+--
 -- Name: webhook_signature(uuid, text); Type: FUNCTION; Schema: replay
 --
 
 CREATE FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text) RETURNS text
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    RETURN (SELECT encode(public.hmac(webhook_signature.p_payload, (w.secret_key)::text, 'sha256'::text), 'hex'::text) AS encode FROM replay.webhooks w WHERE ((w.id = webhook_signature.p_webhook_id) AND (w.secret_key IS NOT NULL) AND replay.webhook_accessible(w.user_id, w.organization_id)));
+    AS $$
+DECLARE
+    v_secret text;
+BEGIN
+    IF p_webhook_id IS NULL OR p_payload IS NULL THEN
+        RAISE EXCEPTION 'webhook id and payload must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT w.secret_key INTO v_secret
+    FROM replay.webhooks AS w
+    WHERE w.id = p_webhook_id AND replay.webhook_accessible(w.user_id, w.organization_id);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no webhook %', p_webhook_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_secret IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN encode(ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex');
+END
+$$;
 
 --
 -- Name: FUNCTION webhook_signature(p_webhook_id uuid, p_payload text); Type: COMMENT; Schema: replay
 --
 
-COMMENT ON FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text) IS 'Hex HMAC-SHA256 of a payload with the webhook''s secret_key, for a webhook the acting user may access; NULL otherwise or without a secret. SECURITY DEFINER: secrets are not readable by replay_app.';
+COMMENT ON FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text) IS 'Hex HMAC-SHA256 of a payload with the webhook''s secret_key, for a webhook the acting user may access; NULL when the webhook has no secret (unsigned). 22004 NULLs; P0002 for a webhook that does not exist or the acting user may not access. SECURITY DEFINER: secrets are not readable by replay_app.';
+
+--
+-- Name: users; Type: TABLE; Schema: replay
+--
+
+CREATE TABLE replay.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email character varying(255) NOT NULL,
+    password_hash character varying(255) NOT NULL,
+    name character varying(100) NOT NULL,
+    role replay.user_role DEFAULT 'member'::replay.user_role NOT NULL,
+    avatar_url character varying(500),
+    is_active boolean DEFAULT true,
+    is_verified boolean DEFAULT false,
+    last_login_at timestamp with time zone,
+    failed_login_attempts integer DEFAULT 0,
+    locked_until timestamp with time zone,
+    settings jsonb DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
+    deleted_at timestamp with time zone,
+    CONSTRAINT chk_users_email_format CHECK (((email)::text ~* '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$'::text)),
+    CONSTRAINT chk_users_failed_attempts CHECK ((failed_login_attempts >= 0)),
+    CONSTRAINT chk_users_name_length CHECK ((char_length((name)::text) >= 2))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON TABLE replay.users IS 'Accounts. password_hash is a secret: replay_app may write it but never read it.';
+
+--
+-- Name: COLUMN users.settings; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.users.settings IS 'JSONB structure: {
+  "theme": "light|dark",
+  "notifications": {
+    "email": boolean,
+    "push": boolean,
+    "slack": boolean
+  },
+  "defaultPlaybackSpeed": number,
+  "autoSaveRecordings": boolean,
+  "timezone": "string",
+  "locale": "string"
+}';
 
 --
 -- Name: active_playback_sessions; Type: VIEW; Schema: replay
@@ -1547,7 +1834,8 @@ CREATE TABLE replay.analytics_events (
     user_agent text,
     referer character varying(500),
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT chk_analytics_events_created_at_finite CHECK (isfinite(created_at))
+    CONSTRAINT chk_analytics_events_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT chk_analytics_events_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 )
 PARTITION BY RANGE (created_at);
 
@@ -1589,7 +1877,8 @@ CREATE TABLE replay.analytics_events_default (
     user_agent text,
     referer character varying(500),
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT chk_analytics_events_created_at_finite CHECK (isfinite(created_at))
+    CONSTRAINT chk_analytics_events_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT chk_analytics_events_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 );
 
 --
@@ -1637,6 +1926,33 @@ playback_stats: {
 }';
 
 --
+-- Name: api_keys; Type: TABLE; Schema: replay
+--
+
+CREATE TABLE replay.api_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    name character varying(100) NOT NULL,
+    key_hash character varying(255) NOT NULL,
+    key_prefix character varying(20) NOT NULL,
+    scopes text[] DEFAULT ARRAY[]::text[],
+    is_active boolean DEFAULT true,
+    last_used_at timestamp with time zone,
+    usage_count bigint DEFAULT 0,
+    rate_limit_per_hour integer DEFAULT 1000,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT chk_api_keys_name_length CHECK ((char_length((name)::text) >= 3)),
+    CONSTRAINT chk_api_keys_usage_count CHECK ((usage_count >= 0))
+);
+
+--
+-- Name: TABLE api_keys; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON TABLE replay.api_keys IS 'API keys. Only a hash of the key is stored (key_hash, a secret) with a displayable prefix.';
+
+--
 -- Name: audit_logs; Type: TABLE; Schema: replay
 --
 
@@ -1657,7 +1973,8 @@ CREATE TABLE replay.audit_logs (
     status replay.audit_status NOT NULL,
     error_message text,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT chk_audit_logs_created_at_finite CHECK (isfinite(created_at))
+    CONSTRAINT chk_audit_logs_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT chk_audit_logs_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 )
 PARTITION BY RANGE (created_at);
 
@@ -1706,7 +2023,8 @@ CREATE TABLE replay.audit_logs_default (
     status replay.audit_status NOT NULL,
     error_message text,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT chk_audit_logs_created_at_finite CHECK (isfinite(created_at))
+    CONSTRAINT chk_audit_logs_created_at_finite CHECK (isfinite(created_at)),
+    CONSTRAINT chk_audit_logs_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone)))
 );
 
 --
@@ -1839,6 +2157,27 @@ CREATE VIEW replay.long_running_queries WITH (security_invoker='true') AS
 COMMENT ON VIEW replay.long_running_queries IS 'Queries active for more than 5 minutes (other roles'' query text needs pg_read_all_stats).';
 
 --
+-- Name: organization_invitations; Type: TABLE; Schema: replay
+--
+
+CREATE TABLE replay.organization_invitations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    organization_id uuid NOT NULL,
+    role replay.organization_member_role DEFAULT 'member'::replay.organization_member_role NOT NULL,
+    token_hash bytea NOT NULL,
+    invited_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT chk_organization_invitations_expiry CHECK ((expires_at > created_at))
+);
+
+--
+-- Name: TABLE organization_invitations; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON TABLE replay.organization_invitations IS 'Pending invitations to an organization (replay.invite_member by an owner, or an admin for roles below owner; replay.accept_invitation by the invitee, once, before expires_at). token_hash is the SHA-256 of the token handed out: a secret, never readable by replay_app or the read-only role.';
+
+--
 -- Name: organizations; Type: TABLE; Schema: replay
 --
 
@@ -1934,6 +2273,100 @@ COMMENT ON COLUMN replay.playback_step_results.network_requests IS 'JSONB struct
 --
 
 COMMENT ON COLUMN replay.playback_step_results.console_logs IS 'JSONB structure: array of console messages during the step, e.g. [{"level": "string", "message": "string"}] (the seed does not document it).';
+
+--
+-- Name: recording_steps; Type: TABLE; Schema: replay
+--
+
+CREATE TABLE replay.recording_steps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    recording_id uuid NOT NULL,
+    step_number integer NOT NULL,
+    timestamp_ms bigint NOT NULL,
+    interaction_type replay.interaction_type NOT NULL,
+    element_selector jsonb NOT NULL,
+    interaction_data jsonb,
+    dom_snapshot jsonb,
+    dom_mutations jsonb,
+    execution_time_ms integer,
+    error_info jsonb,
+    screenshot_url character varying(500),
+    artifacts jsonb,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT chk_steps_execution_time CHECK (((execution_time_ms IS NULL) OR (execution_time_ms >= 0))),
+    CONSTRAINT chk_steps_step_number CHECK ((step_number >= 1)),
+    CONSTRAINT chk_steps_timestamp CHECK ((timestamp_ms >= 0))
+)
+PARTITION BY HASH (recording_id);
+
+--
+-- Name: TABLE recording_steps; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON TABLE replay.recording_steps IS 'The steps of a recording, hash-partitioned by recording_id into 4 partitions.';
+
+--
+-- Name: COLUMN recording_steps.element_selector; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.element_selector IS 'JSONB structure: {
+  "primarySelector": "string",
+  "fallbackSelectors": ["string"],
+  "xpath": "string",
+  "cssPath": "string",
+  "attributes": {"key": "value"},
+  "textContent": "string",
+  "position": {"x": number, "y": number, "width": number, "height": number},
+  "dataTestId": "string",
+  "ariaLabel": "string"
+}';
+
+--
+-- Name: COLUMN recording_steps.interaction_data; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.interaction_data IS 'JSONB structure: {
+  "value": "any",
+  "oldValue": "any",
+  "keyCode": number,
+  "charCode": number,
+  "key": "string",
+  "shiftKey": boolean,
+  "ctrlKey": boolean,
+  "altKey": boolean,
+  "metaKey": boolean,
+  "button": number,
+  "buttons": number,
+  "coordinates": {"x": number, "y": number},
+  "deltaX": number,
+  "deltaY": number,
+  "target": "string",
+  "currentTarget": "string"
+}';
+
+--
+-- Name: COLUMN recording_steps.dom_snapshot; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.dom_snapshot IS 'JSONB structure: a serialized DOM snapshot taken at the step (the seed does not document it).';
+
+--
+-- Name: COLUMN recording_steps.dom_mutations; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.dom_mutations IS 'JSONB structure: array of DOM mutation records observed since the previous step (the seed does not document it).';
+
+--
+-- Name: COLUMN recording_steps.error_info; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.error_info IS 'JSONB structure: {"message": "string", "stack": "string", ...} when recording the step failed (the seed does not document it).';
+
+--
+-- Name: COLUMN recording_steps.artifacts; Type: COMMENT; Schema: replay
+--
+
+COMMENT ON COLUMN replay.recording_steps.artifacts IS 'JSONB structure: screenshots and other artifacts of the step, e.g. [{"type": "string", "url": "string"}] (the seed does not document it).';
 
 --
 -- Name: recording_steps_p0; Type: TABLE; Schema: replay
@@ -2381,6 +2814,20 @@ ALTER TABLE ONLY replay.file_storage
     ADD CONSTRAINT file_storage_pkey PRIMARY KEY (id);
 
 --
+-- Name: organization_invitations organization_invitations_pkey; Type: CONSTRAINT; Schema: replay
+--
+
+ALTER TABLE ONLY replay.organization_invitations
+    ADD CONSTRAINT organization_invitations_pkey PRIMARY KEY (id);
+
+--
+-- Name: organization_invitations organization_invitations_token_hash_key; Type: CONSTRAINT; Schema: replay
+--
+
+ALTER TABLE ONLY replay.organization_invitations
+    ADD CONSTRAINT organization_invitations_token_hash_key UNIQUE (token_hash);
+
+--
 -- Name: organization_members organization_members_organization_id_user_id_key; Type: CONSTRAINT; Schema: replay
 --
 
@@ -2782,6 +3229,18 @@ CREATE INDEX idx_org_members_role ON replay.organization_members USING btree (ro
 --
 
 CREATE INDEX idx_org_members_user_id ON replay.organization_members USING btree (user_id);
+
+--
+-- Name: idx_organization_invitations_invited_by; Type: INDEX; Schema: replay
+--
+
+CREATE INDEX idx_organization_invitations_invited_by ON replay.organization_invitations USING btree (invited_by);
+
+--
+-- Name: idx_organization_invitations_organization_id; Type: INDEX; Schema: replay
+--
+
+CREATE INDEX idx_organization_invitations_organization_id ON replay.organization_invitations USING btree (organization_id);
 
 --
 -- Name: idx_organizations_name_lower; Type: INDEX; Schema: replay
@@ -3528,6 +3987,12 @@ CREATE TRIGGER trigger_organizations_updated_at BEFORE UPDATE ON replay.organiza
 CREATE TRIGGER trigger_playback_sessions_updated_at BEFORE UPDATE ON replay.playback_sessions FOR EACH ROW EXECUTE FUNCTION replay.update_updated_at_column();
 
 --
+-- Name: recordings trigger_recordings_state_times; Type: TRIGGER; Schema: replay
+--
+
+CREATE TRIGGER trigger_recordings_state_times BEFORE UPDATE OF deleted_at, archived_at, last_accessed_at ON replay.recordings FOR EACH ROW EXECUTE FUNCTION replay.tg__stamp_state_times();
+
+--
 -- Name: recordings trigger_recordings_updated_at; Type: TRIGGER; Schema: replay
 --
 
@@ -3546,10 +4011,22 @@ CREATE TRIGGER trigger_retention_policies_updated_at BEFORE UPDATE ON replay.ret
 CREATE TRIGGER trigger_security_events_updated_at BEFORE UPDATE ON replay.security_events FOR EACH ROW EXECUTE FUNCTION replay.update_updated_at_column();
 
 --
+-- Name: users trigger_users_email_change; Type: TRIGGER; Schema: replay
+--
+
+CREATE TRIGGER trigger_users_email_change BEFORE UPDATE OF email ON replay.users FOR EACH ROW EXECUTE FUNCTION replay.tg__users_email_change();
+
+--
 -- Name: users trigger_users_updated_at; Type: TRIGGER; Schema: replay
 --
 
 CREATE TRIGGER trigger_users_updated_at BEFORE UPDATE ON replay.users FOR EACH ROW EXECUTE FUNCTION replay.update_updated_at_column();
+
+--
+-- Name: webhook_deliveries trigger_webhook_deliveries_counters; Type: TRIGGER; Schema: replay
+--
+
+CREATE TRIGGER trigger_webhook_deliveries_counters AFTER INSERT OR UPDATE OF status ON replay.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION replay.tg__webhook_delivery_counters();
 
 --
 -- Name: webhooks trigger_webhooks_updated_at; Type: TRIGGER; Schema: replay
@@ -3635,6 +4112,20 @@ ALTER TABLE ONLY replay.file_storage
     ADD CONSTRAINT file_storage_session_id_fkey FOREIGN KEY (session_id) REFERENCES replay.playback_sessions(id) ON DELETE CASCADE;
 
 --
+-- Name: organization_invitations organization_invitations_invited_by_fkey; Type: FK CONSTRAINT; Schema: replay
+--
+
+ALTER TABLE ONLY replay.organization_invitations
+    ADD CONSTRAINT organization_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES replay.users(id) ON DELETE CASCADE;
+
+--
+-- Name: organization_invitations organization_invitations_organization_id_fkey; Type: FK CONSTRAINT; Schema: replay
+--
+
+ALTER TABLE ONLY replay.organization_invitations
+    ADD CONSTRAINT organization_invitations_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES replay.organizations(id) ON DELETE CASCADE;
+
+--
 -- Name: organization_members organization_members_invited_by_fkey; Type: FK CONSTRAINT; Schema: replay
 --
 
@@ -3660,7 +4151,7 @@ ALTER TABLE ONLY replay.organization_members
 --
 
 ALTER TABLE ONLY replay.playback_sessions
-    ADD CONSTRAINT playback_sessions_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES replay.organizations(id) ON DELETE CASCADE;
+    ADD CONSTRAINT playback_sessions_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES replay.organizations(id) ON DELETE SET NULL;
 
 --
 -- Name: playback_sessions playback_sessions_recording_id_fkey; Type: FK CONSTRAINT; Schema: replay
@@ -3695,7 +4186,7 @@ ALTER TABLE replay.recording_steps
 --
 
 ALTER TABLE ONLY replay.recordings
-    ADD CONSTRAINT recordings_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES replay.organizations(id) ON DELETE CASCADE;
+    ADD CONSTRAINT recordings_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES replay.organizations(id) ON DELETE SET NULL;
 
 --
 -- Name: recordings recordings_user_id_fkey; Type: FK CONSTRAINT; Schema: replay
@@ -3869,6 +4360,24 @@ CASE
 END AND ((recording_id IS NULL) OR replay.can_read_recording(recording_id))));
 
 --
+-- Name: organization_invitations; Type: ROW SECURITY; Schema: replay
+--
+
+ALTER TABLE replay.organization_invitations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: organization_invitations organization_invitations_delete; Type: POLICY; Schema: replay
+--
+
+CREATE POLICY organization_invitations_delete ON replay.organization_invitations FOR DELETE TO replay_app USING (replay.has_org_role(organization_id, '{owner,admin}'::replay.organization_member_role[]));
+
+--
+-- Name: organization_invitations organization_invitations_select; Type: POLICY; Schema: replay
+--
+
+CREATE POLICY organization_invitations_select ON replay.organization_invitations FOR SELECT TO replay_app USING (replay.has_org_role(organization_id, '{owner,admin}'::replay.organization_member_role[]));
+
+--
 -- Name: organization_members; Type: ROW SECURITY; Schema: replay
 --
 
@@ -3879,12 +4388,6 @@ ALTER TABLE replay.organization_members ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY organization_members_delete ON replay.organization_members FOR DELETE TO replay_app USING (((user_id = ( SELECT replay.current_user_id() AS current_user_id)) OR replay.has_org_role(organization_id, '{owner}'::replay.organization_member_role[]) OR (replay.has_org_role(organization_id, '{admin}'::replay.organization_member_role[]) AND (role <> 'owner'::replay.organization_member_role))));
-
---
--- Name: organization_members organization_members_insert; Type: POLICY; Schema: replay
---
-
-CREATE POLICY organization_members_insert ON replay.organization_members FOR INSERT TO replay_app WITH CHECK ((replay.has_org_role(organization_id, '{owner}'::replay.organization_member_role[]) OR (replay.has_org_role(organization_id, '{admin}'::replay.organization_member_role[]) AND (role <> 'owner'::replay.organization_member_role))));
 
 --
 -- Name: organization_members organization_members_select; Type: POLICY; Schema: replay
@@ -4034,7 +4537,13 @@ CREATE POLICY recordings_delete ON replay.recordings FOR DELETE TO replay_app US
 -- Name: recordings recordings_insert; Type: POLICY; Schema: replay
 --
 
-CREATE POLICY recordings_insert ON replay.recordings FOR INSERT TO replay_app WITH CHECK (replay.recording_placeable(user_id, organization_id, visibility));
+CREATE POLICY recordings_insert ON replay.recordings FOR INSERT TO replay_app WITH CHECK (((user_id = ( SELECT replay.current_user_id() AS current_user_id)) AND ((organization_id IS NULL) OR replay.has_org_role(organization_id, '{owner,admin,manager,member}'::replay.organization_member_role[]))));
+
+--
+-- Name: recordings recordings_owner_moves; Type: POLICY; Schema: replay
+--
+
+CREATE POLICY recordings_owner_moves ON replay.recordings AS RESTRICTIVE FOR UPDATE TO replay_app WITH CHECK (((user_id = ( SELECT replay.current_user_id() AS current_user_id)) OR replay.recording_placement_unchanged(id, organization_id, visibility)));
 
 --
 -- Name: recordings recordings_select; Type: POLICY; Schema: replay
@@ -4095,6 +4604,12 @@ CREATE POLICY schema_tool_readonly_select ON replay.backup_metadata FOR SELECT T
 --
 
 CREATE POLICY schema_tool_readonly_select ON replay.file_storage FOR SELECT TO schema_tool_readonly USING (true);
+
+--
+-- Name: organization_invitations schema_tool_readonly_select; Type: POLICY; Schema: replay
+--
+
+CREATE POLICY schema_tool_readonly_select ON replay.organization_invitations FOR SELECT TO schema_tool_readonly USING (true);
 
 --
 -- Name: organization_members schema_tool_readonly_select; Type: POLICY; Schema: replay
@@ -4266,7 +4781,13 @@ CREATE POLICY webhooks_delete ON replay.webhooks FOR DELETE TO replay_app USING 
 -- Name: webhooks webhooks_insert; Type: POLICY; Schema: replay
 --
 
-CREATE POLICY webhooks_insert ON replay.webhooks FOR INSERT TO replay_app WITH CHECK ((((organization_id IS NULL) AND (user_id = ( SELECT replay.current_user_id() AS current_user_id))) OR replay.has_org_role(organization_id, '{owner,admin,manager}'::replay.organization_member_role[])));
+CREATE POLICY webhooks_insert ON replay.webhooks FOR INSERT TO replay_app WITH CHECK (((user_id = ( SELECT replay.current_user_id() AS current_user_id)) AND ((organization_id IS NULL) OR replay.has_org_role(organization_id, '{owner,admin,manager}'::replay.organization_member_role[]))));
+
+--
+-- Name: webhooks webhooks_owner_moves; Type: POLICY; Schema: replay
+--
+
+CREATE POLICY webhooks_owner_moves ON replay.webhooks AS RESTRICTIVE FOR UPDATE TO replay_app WITH CHECK (((user_id = ( SELECT replay.current_user_id() AS current_user_id)) OR replay.webhook_organization_unchanged(id, organization_id)));
 
 --
 -- Name: webhooks webhooks_select; Type: POLICY; Schema: replay
@@ -4288,6 +4809,13 @@ GRANT USAGE ON SCHEMA replay TO replay_app;
 GRANT USAGE ON SCHEMA replay TO schema_tool_readonly;
 
 --
+-- Name: FUNCTION accept_invitation(p_token text); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.accept_invitation(p_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.accept_invitation(p_token text) TO replay_app;
+
+--
 -- Name: FUNCTION archive_old_data(table_name_param text, retention_days_param integer); Type: ACL; Schema: replay
 --
 
@@ -4306,198 +4834,11 @@ REVOKE ALL ON FUNCTION replay.archive_rows(p_table name, p_condition text, p_arc
 REVOKE ALL ON FUNCTION replay.audit_trigger_function() FROM PUBLIC;
 
 --
--- Name: TABLE api_keys; Type: ACL; Schema: replay
+-- Name: FUNCTION authenticate_api_key(p_key text); Type: ACL; Schema: replay
 --
 
-GRANT INSERT,DELETE,UPDATE ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.id; Type: ACL; Schema: replay
---
-
-GRANT SELECT(id) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(id) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.user_id; Type: ACL; Schema: replay
---
-
-GRANT SELECT(user_id) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(user_id) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.name; Type: ACL; Schema: replay
---
-
-GRANT SELECT(name) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(name) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.key_prefix; Type: ACL; Schema: replay
---
-
-GRANT SELECT(key_prefix) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(key_prefix) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.scopes; Type: ACL; Schema: replay
---
-
-GRANT SELECT(scopes) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(scopes) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.is_active; Type: ACL; Schema: replay
---
-
-GRANT SELECT(is_active) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(is_active) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.last_used_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(last_used_at) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(last_used_at) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.usage_count; Type: ACL; Schema: replay
---
-
-GRANT SELECT(usage_count) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(usage_count) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.rate_limit_per_hour; Type: ACL; Schema: replay
---
-
-GRANT SELECT(rate_limit_per_hour) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(rate_limit_per_hour) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.expires_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(expires_at) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(expires_at) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: COLUMN api_keys.created_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(created_at) ON TABLE replay.api_keys TO schema_tool_readonly;
-GRANT SELECT(created_at) ON TABLE replay.api_keys TO replay_app;
-
---
--- Name: TABLE users; Type: ACL; Schema: replay
---
-
-GRANT INSERT,DELETE,UPDATE ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.id; Type: ACL; Schema: replay
---
-
-GRANT SELECT(id) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(id) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.email; Type: ACL; Schema: replay
---
-
-GRANT SELECT(email) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(email) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.name; Type: ACL; Schema: replay
---
-
-GRANT SELECT(name) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(name) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.role; Type: ACL; Schema: replay
---
-
-GRANT SELECT(role) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(role) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.avatar_url; Type: ACL; Schema: replay
---
-
-GRANT SELECT(avatar_url) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(avatar_url) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.is_active; Type: ACL; Schema: replay
---
-
-GRANT SELECT(is_active) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(is_active) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.is_verified; Type: ACL; Schema: replay
---
-
-GRANT SELECT(is_verified) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(is_verified) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.last_login_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(last_login_at) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(last_login_at) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.failed_login_attempts; Type: ACL; Schema: replay
---
-
-GRANT SELECT(failed_login_attempts) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(failed_login_attempts) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.locked_until; Type: ACL; Schema: replay
---
-
-GRANT SELECT(locked_until) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(locked_until) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.settings; Type: ACL; Schema: replay
---
-
-GRANT SELECT(settings) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(settings) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.created_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(created_at) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(created_at) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.updated_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(updated_at) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(updated_at) ON TABLE replay.users TO replay_app;
-
---
--- Name: COLUMN users.deleted_at; Type: ACL; Schema: replay
---
-
-GRANT SELECT(deleted_at) ON TABLE replay.users TO schema_tool_readonly;
-GRANT SELECT(deleted_at) ON TABLE replay.users TO replay_app;
-
---
--- Name: FUNCTION authenticate_api_key(p_key_hash text); Type: ACL; Schema: replay
---
-
-REVOKE ALL ON FUNCTION replay.authenticate_api_key(p_key_hash text) FROM PUBLIC;
-GRANT ALL ON FUNCTION replay.authenticate_api_key(p_key_hash text) TO replay_app;
+REVOKE ALL ON FUNCTION replay.authenticate_api_key(p_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.authenticate_api_key(p_key text) TO replay_app;
 
 --
 -- Name: FUNCTION authenticate_session(p_session_token text); Type: ACL; Schema: replay
@@ -4517,102 +4858,123 @@ GRANT ALL ON FUNCTION replay.calculate_compression_ratio(original_size bigint, c
 -- Name: TABLE playback_sessions; Type: ACL; Schema: replay
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.playback_sessions TO replay_app;
+GRANT SELECT,DELETE ON TABLE replay.playback_sessions TO replay_app;
 
 --
 -- Name: COLUMN playback_sessions.id; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(id) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(id) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.recording_id; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(recording_id) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(recording_id) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.user_id; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(user_id) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(user_id) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.organization_id; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(organization_id),UPDATE(organization_id) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(organization_id) ON TABLE replay.playback_sessions TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_sessions.session_token; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(session_token),UPDATE(session_token) ON TABLE replay.playback_sessions TO replay_app;
 
 --
 -- Name: COLUMN playback_sessions.status; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(status),UPDATE(status) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(status) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.current_step; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(current_step),UPDATE(current_step) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(current_step) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.total_steps; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(total_steps),UPDATE(total_steps) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(total_steps) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.progress_percentage; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(progress_percentage),UPDATE(progress_percentage) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(progress_percentage) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.environment; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(environment),UPDATE(environment) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(environment) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.options; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(options),UPDATE(options) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(options) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.success_rate; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(success_rate),UPDATE(success_rate) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(success_rate) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.error_count; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(error_count),UPDATE(error_count) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(error_count) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.retry_count; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(retry_count),UPDATE(retry_count) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(retry_count) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.total_duration_ms; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(total_duration_ms),UPDATE(total_duration_ms) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(total_duration_ms) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.browser_session_id; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(browser_session_id) ON TABLE replay.playback_sessions TO schema_tool_readonly;
+GRANT INSERT(browser_session_id),UPDATE(browser_session_id) ON TABLE replay.playback_sessions TO replay_app;
 
 --
 -- Name: COLUMN playback_sessions.execution_log; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(execution_log),UPDATE(execution_log) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(execution_log) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
@@ -4625,36 +4987,42 @@ GRANT SELECT(created_at) ON TABLE replay.playback_sessions TO schema_tool_readon
 -- Name: COLUMN playback_sessions.started_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(started_at),UPDATE(started_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(started_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.paused_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(paused_at),UPDATE(paused_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(paused_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.resumed_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(resumed_at),UPDATE(resumed_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(resumed_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.completed_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(completed_at),UPDATE(completed_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(completed_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.cancelled_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(cancelled_at),UPDATE(cancelled_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(cancelled_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN playback_sessions.last_activity_at; Type: ACL; Schema: replay
 --
 
+GRANT INSERT(last_activity_at),UPDATE(last_activity_at) ON TABLE replay.playback_sessions TO replay_app;
 GRANT SELECT(last_activity_at) ON TABLE replay.playback_sessions TO schema_tool_readonly;
 
 --
@@ -4674,8 +5042,140 @@ GRANT ALL ON FUNCTION replay.can_access_session(p_session_id uuid) TO replay_app
 -- Name: TABLE recordings; Type: ACL; Schema: replay
 --
 
+GRANT SELECT,DELETE ON TABLE replay.recordings TO replay_app;
 GRANT SELECT ON TABLE replay.recordings TO schema_tool_readonly;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(id) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.user_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(user_id) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.organization_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(organization_id),UPDATE(organization_id) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.name; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.description; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(description),UPDATE(description) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.url; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(url),UPDATE(url) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.status; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.visibility; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(visibility),UPDATE(visibility) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.duration_ms; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(duration_ms),UPDATE(duration_ms) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.step_count; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(step_count),UPDATE(step_count) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.file_size_bytes; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(file_size_bytes),UPDATE(file_size_bytes) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.compression_ratio; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(compression_ratio),UPDATE(compression_ratio) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.checksum; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(checksum),UPDATE(checksum) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.settings; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(settings),UPDATE(settings) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.environment_info; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(environment_info),UPDATE(environment_info) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.tags; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(tags),UPDATE(tags) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.category; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(category),UPDATE(category) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.recording_started_at; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(recording_started_at),UPDATE(recording_started_at) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.recording_completed_at; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(recording_completed_at),UPDATE(recording_completed_at) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.last_accessed_at; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(last_accessed_at) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.archived_at; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(archived_at) ON TABLE replay.recordings TO replay_app;
+
+--
+-- Name: COLUMN recordings.deleted_at; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(deleted_at) ON TABLE replay.recordings TO replay_app;
 
 --
 -- Name: FUNCTION can_read_recording(p_recording_id uuid); Type: ACL; Schema: replay
@@ -4695,8 +5195,26 @@ GRANT ALL ON FUNCTION replay.current_user_id() TO replay_app;
 -- Name: TABLE organization_members; Type: ACL; Schema: replay
 --
 
+GRANT SELECT,DELETE ON TABLE replay.organization_members TO replay_app;
 GRANT SELECT ON TABLE replay.organization_members TO schema_tool_readonly;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.organization_members TO replay_app;
+
+--
+-- Name: COLUMN organization_members.role; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(role) ON TABLE replay.organization_members TO replay_app;
+
+--
+-- Name: COLUMN organization_members.permissions; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(permissions) ON TABLE replay.organization_members TO replay_app;
+
+--
+-- Name: COLUMN organization_members.is_active; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(is_active) ON TABLE replay.organization_members TO replay_app;
 
 --
 -- Name: FUNCTION has_org_role(p_organization_id uuid, p_roles replay.organization_member_role[]); Type: ACL; Schema: replay
@@ -4726,6 +5244,13 @@ GRANT ALL ON FUNCTION replay.can_write_recording(p_recording_id uuid) TO replay_
 REVOKE ALL ON FUNCTION replay.cleanup_old_audit_logs(retention_days integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION close_account(); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.close_account() FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.close_account() TO replay_app;
+
+--
 -- Name: FUNCTION create_monthly_partition(table_name text, year_month text); Type: ACL; Schema: replay
 --
 
@@ -4745,18 +5270,18 @@ GRANT ALL ON FUNCTION replay.create_organization(p_name character varying, p_slu
 REVOKE ALL ON FUNCTION replay.ensure_future_partitions() FROM PUBLIC;
 
 --
--- Name: TABLE recording_steps; Type: ACL; Schema: replay
---
-
-GRANT SELECT ON TABLE replay.recording_steps TO schema_tool_readonly;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.recording_steps TO replay_app;
-
---
 -- Name: FUNCTION get_recording_step_stats(recording_uuid uuid); Type: ACL; Schema: replay
 --
 
 REVOKE ALL ON FUNCTION replay.get_recording_step_stats(recording_uuid uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION replay.get_recording_step_stats(recording_uuid uuid) TO replay_app;
+
+--
+-- Name: FUNCTION invite_member(p_organization_id uuid, p_role replay.organization_member_role, p_valid_for interval); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.invite_member(p_organization_id uuid, p_role replay.organization_member_role, p_valid_for interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.invite_member(p_organization_id uuid, p_role replay.organization_member_role, p_valid_for interval) TO replay_app;
 
 --
 -- Name: FUNCTION is_co_member(p_user_id uuid); Type: ACL; Schema: replay
@@ -4773,6 +5298,20 @@ REVOKE ALL ON FUNCTION replay.like_pattern(p_text text) FROM PUBLIC;
 GRANT ALL ON FUNCTION replay.like_pattern(p_text text) TO replay_app;
 
 --
+-- Name: FUNCTION mark_email_verified(); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.mark_email_verified() FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.mark_email_verified() TO replay_app;
+
+--
+-- Name: FUNCTION record_login(p_email text, p_success boolean); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.record_login(p_email text, p_success boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.record_login(p_email text, p_success boolean) TO replay_app;
+
+--
 -- Name: FUNCTION recording_placeable(p_user_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility); Type: ACL; Schema: replay
 --
 
@@ -4785,6 +5324,13 @@ GRANT ALL ON FUNCTION replay.recording_placeable(p_user_id uuid, p_organization_
 
 REVOKE ALL ON FUNCTION replay.recording_readable(p_user_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility, p_deleted_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION replay.recording_readable(p_user_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility, p_deleted_at timestamp with time zone) TO replay_app;
+
+--
+-- Name: FUNCTION recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.recording_placement_unchanged(p_id uuid, p_organization_id uuid, p_visibility replay.recording_visibility) TO replay_app;
 
 --
 -- Name: FUNCTION recording_search_vector(p_name text, p_description text, p_tags text[]); Type: ACL; Schema: replay
@@ -4807,10 +5353,28 @@ REVOKE ALL ON FUNCTION replay.search_recordings(p_query text) FROM PUBLIC;
 GRANT ALL ON FUNCTION replay.search_recordings(p_query text) TO replay_app;
 
 --
+-- Name: FUNCTION tg__stamp_state_times(); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.tg__stamp_state_times() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg__sync_retention(); Type: ACL; Schema: replay
 --
 
 REVOKE ALL ON FUNCTION replay.tg__sync_retention() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__users_email_change(); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.tg__users_email_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__webhook_delivery_counters(); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.tg__webhook_delivery_counters() FROM PUBLIC;
 
 --
 -- Name: FUNCTION update_table_statistics(); Type: ACL; Schema: replay
@@ -4841,105 +5405,117 @@ GRANT ALL ON FUNCTION replay.webhook_accessible(p_user_id uuid, p_organization_i
 -- Name: TABLE webhooks; Type: ACL; Schema: replay
 --
 
-GRANT INSERT,DELETE,UPDATE ON TABLE replay.webhooks TO replay_app;
+GRANT DELETE ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.id; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(id),INSERT(id) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(id) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(id) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.user_id; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(user_id),INSERT(user_id) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(user_id) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(user_id) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.organization_id; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(organization_id),INSERT(organization_id),UPDATE(organization_id) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(organization_id) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(organization_id) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.name; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(name),INSERT(name),UPDATE(name) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(name) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(name) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.url; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(url),INSERT(url),UPDATE(url) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(url) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(url) ON TABLE replay.webhooks TO replay_app;
+
+--
+-- Name: COLUMN webhooks.secret_key; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(secret_key),UPDATE(secret_key) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.events; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(events),INSERT(events),UPDATE(events) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(events) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(events) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.is_active; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(is_active),INSERT(is_active),UPDATE(is_active) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(is_active) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(is_active) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.last_triggered_at; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(last_triggered_at) ON TABLE replay.webhooks TO schema_tool_readonly;
 GRANT SELECT(last_triggered_at) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(last_triggered_at) ON TABLE replay.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.success_count; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(success_count) ON TABLE replay.webhooks TO schema_tool_readonly;
 GRANT SELECT(success_count) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(success_count) ON TABLE replay.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.failure_count; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(failure_count) ON TABLE replay.webhooks TO schema_tool_readonly;
 GRANT SELECT(failure_count) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(failure_count) ON TABLE replay.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.retry_policy; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(retry_policy),INSERT(retry_policy),UPDATE(retry_policy) ON TABLE replay.webhooks TO replay_app;
 GRANT SELECT(retry_policy) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(retry_policy) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.headers; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(headers) ON TABLE replay.webhooks TO schema_tool_readonly;
-GRANT SELECT(headers) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(headers),INSERT(headers),UPDATE(headers) ON TABLE replay.webhooks TO replay_app;
 
 --
 -- Name: COLUMN webhooks.created_at; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(created_at) ON TABLE replay.webhooks TO schema_tool_readonly;
 GRANT SELECT(created_at) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(created_at) ON TABLE replay.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.updated_at; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(updated_at) ON TABLE replay.webhooks TO schema_tool_readonly;
 GRANT SELECT(updated_at) ON TABLE replay.webhooks TO replay_app;
+GRANT SELECT(updated_at) ON TABLE replay.webhooks TO schema_tool_readonly;
+
+--
+-- Name: FUNCTION webhook_organization_unchanged(p_id uuid, p_organization_id uuid); Type: ACL; Schema: replay
+--
+
+REVOKE ALL ON FUNCTION replay.webhook_organization_unchanged(p_id uuid, p_organization_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION replay.webhook_organization_unchanged(p_id uuid, p_organization_id uuid) TO replay_app;
 
 --
 -- Name: FUNCTION webhook_signature(p_webhook_id uuid, p_payload text); Type: ACL; Schema: replay
@@ -4949,32 +5525,309 @@ REVOKE ALL ON FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload tex
 GRANT ALL ON FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text) TO replay_app;
 
 --
+-- Name: TABLE users; Type: ACL; Schema: replay
+--
+
+GRANT DELETE ON TABLE replay.users TO replay_app;
+
+--
+-- Name: COLUMN users.id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(id),INSERT(id) ON TABLE replay.users TO replay_app;
+GRANT SELECT(id) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.email; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(email),INSERT(email),UPDATE(email) ON TABLE replay.users TO replay_app;
+GRANT SELECT(email) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.password_hash; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(password_hash),UPDATE(password_hash) ON TABLE replay.users TO replay_app;
+
+--
+-- Name: COLUMN users.name; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(name),INSERT(name),UPDATE(name) ON TABLE replay.users TO replay_app;
+GRANT SELECT(name) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.role; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(role) ON TABLE replay.users TO replay_app;
+GRANT SELECT(role) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.avatar_url; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(avatar_url),INSERT(avatar_url),UPDATE(avatar_url) ON TABLE replay.users TO replay_app;
+GRANT SELECT(avatar_url) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.is_active; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(is_active) ON TABLE replay.users TO replay_app;
+GRANT SELECT(is_active) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.is_verified; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(is_verified) ON TABLE replay.users TO replay_app;
+GRANT SELECT(is_verified) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.last_login_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(last_login_at) ON TABLE replay.users TO replay_app;
+GRANT SELECT(last_login_at) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.failed_login_attempts; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(failed_login_attempts) ON TABLE replay.users TO replay_app;
+GRANT SELECT(failed_login_attempts) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.locked_until; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(locked_until) ON TABLE replay.users TO replay_app;
+GRANT SELECT(locked_until) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.settings; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(settings),INSERT(settings),UPDATE(settings) ON TABLE replay.users TO replay_app;
+GRANT SELECT(settings) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.created_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(created_at) ON TABLE replay.users TO replay_app;
+GRANT SELECT(created_at) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.updated_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(updated_at) ON TABLE replay.users TO replay_app;
+GRANT SELECT(updated_at) ON TABLE replay.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.deleted_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(deleted_at) ON TABLE replay.users TO replay_app;
+GRANT SELECT(deleted_at) ON TABLE replay.users TO schema_tool_readonly;
+
+--
 -- Name: TABLE active_playback_sessions; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.active_playback_sessions TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.active_playback_sessions TO replay_app;
+GRANT SELECT ON TABLE replay.active_playback_sessions TO schema_tool_readonly;
 
 --
 -- Name: TABLE analytics_events; Type: ACL; Schema: replay
 --
 
+GRANT SELECT ON TABLE replay.analytics_events TO replay_app;
 GRANT SELECT ON TABLE replay.analytics_events TO schema_tool_readonly;
-GRANT SELECT,INSERT ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.event_type; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(event_type) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.event_category; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(event_category) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.user_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(user_id) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.organization_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(organization_id) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.recording_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(recording_id) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.session_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(session_id) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.event_data; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(event_data) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.properties; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(properties) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.numeric_value; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(numeric_value) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.string_value; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(string_value) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.ip_address; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(ip_address) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.user_agent; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(user_agent) ON TABLE replay.analytics_events TO replay_app;
+
+--
+-- Name: COLUMN analytics_events.referer; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(referer) ON TABLE replay.analytics_events TO replay_app;
 
 --
 -- Name: TABLE analytics_summaries; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.analytics_summaries TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.analytics_summaries TO replay_app;
+GRANT SELECT ON TABLE replay.analytics_summaries TO schema_tool_readonly;
+
+--
+-- Name: TABLE api_keys; Type: ACL; Schema: replay
+--
+
+GRANT DELETE ON TABLE replay.api_keys TO replay_app;
+
+--
+-- Name: COLUMN api_keys.id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(id),INSERT(id) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(id) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.user_id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(user_id),INSERT(user_id) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(user_id) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.name; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(name),INSERT(name),UPDATE(name) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(name) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.key_hash; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(key_hash) ON TABLE replay.api_keys TO replay_app;
+
+--
+-- Name: COLUMN api_keys.key_prefix; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(key_prefix),INSERT(key_prefix) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(key_prefix) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.scopes; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(scopes),INSERT(scopes),UPDATE(scopes) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(scopes) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.is_active; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(is_active),INSERT(is_active),UPDATE(is_active) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(is_active) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.last_used_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(last_used_at) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(last_used_at) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.usage_count; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(usage_count) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(usage_count) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.rate_limit_per_hour; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(rate_limit_per_hour) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(rate_limit_per_hour) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.expires_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(expires_at),INSERT(expires_at),UPDATE(expires_at) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(expires_at) ON TABLE replay.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.created_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(created_at) ON TABLE replay.api_keys TO replay_app;
+GRANT SELECT(created_at) ON TABLE replay.api_keys TO schema_tool_readonly;
 
 --
 -- Name: TABLE audit_logs; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.audit_logs TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.audit_logs TO replay_app;
+GRANT SELECT ON TABLE replay.audit_logs TO schema_tool_readonly;
 
 --
 -- Name: TABLE backup_metadata; Type: ACL; Schema: replay
@@ -4992,8 +5845,116 @@ GRANT SELECT ON TABLE replay.database_size_stats TO schema_tool_readonly;
 -- Name: TABLE file_storage; Type: ACL; Schema: replay
 --
 
+GRANT SELECT,DELETE ON TABLE replay.file_storage TO replay_app;
 GRANT SELECT ON TABLE replay.file_storage TO schema_tool_readonly;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(id) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.recording_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(recording_id),UPDATE(recording_id) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.session_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(session_id),UPDATE(session_id) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.file_type; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(file_type),UPDATE(file_type) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.file_name; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(file_name),UPDATE(file_name) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.file_path; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(file_path),UPDATE(file_path) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.file_size_bytes; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(file_size_bytes),UPDATE(file_size_bytes) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.mime_type; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(mime_type),UPDATE(mime_type) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.checksum; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(checksum),UPDATE(checksum) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.storage_provider; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(storage_provider),UPDATE(storage_provider) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.storage_bucket; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(storage_bucket),UPDATE(storage_bucket) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.storage_key; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(storage_key),UPDATE(storage_key) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.storage_region; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(storage_region),UPDATE(storage_region) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.is_public; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(is_public),UPDATE(is_public) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.public_url; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(public_url),UPDATE(public_url) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.signed_url_expires_at; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(signed_url_expires_at),UPDATE(signed_url_expires_at) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.compressed; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(compressed),UPDATE(compressed) ON TABLE replay.file_storage TO replay_app;
+
+--
+-- Name: COLUMN file_storage.compression_ratio; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(compression_ratio),UPDATE(compression_ratio) ON TABLE replay.file_storage TO replay_app;
 
 --
 -- Name: TABLE index_usage_stats; Type: ACL; Schema: replay
@@ -5008,25 +5969,310 @@ GRANT SELECT ON TABLE replay.index_usage_stats TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.long_running_queries TO schema_tool_readonly;
 
 --
+-- Name: TABLE organization_invitations; Type: ACL; Schema: replay
+--
+
+GRANT DELETE ON TABLE replay.organization_invitations TO replay_app;
+
+--
+-- Name: COLUMN organization_invitations.id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(id) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(id) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organization_invitations.organization_id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(organization_id) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(organization_id) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organization_invitations.role; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(role) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(role) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organization_invitations.invited_by; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(invited_by) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(invited_by) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organization_invitations.created_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(created_at) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(created_at) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organization_invitations.expires_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(expires_at) ON TABLE replay.organization_invitations TO replay_app;
+GRANT SELECT(expires_at) ON TABLE replay.organization_invitations TO schema_tool_readonly;
+
+--
 -- Name: TABLE organizations; Type: ACL; Schema: replay
 --
 
+GRANT SELECT,DELETE ON TABLE replay.organizations TO replay_app;
 GRANT SELECT ON TABLE replay.organizations TO schema_tool_readonly;
-GRANT SELECT,DELETE,UPDATE ON TABLE replay.organizations TO replay_app;
+
+--
+-- Name: COLUMN organizations.name; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(name) ON TABLE replay.organizations TO replay_app;
+
+--
+-- Name: COLUMN organizations.slug; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(slug) ON TABLE replay.organizations TO replay_app;
+
+--
+-- Name: COLUMN organizations.description; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(description) ON TABLE replay.organizations TO replay_app;
+
+--
+-- Name: COLUMN organizations.logo_url; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(logo_url) ON TABLE replay.organizations TO replay_app;
+
+--
+-- Name: COLUMN organizations.settings; Type: ACL; Schema: replay
+--
+
+GRANT UPDATE(settings) ON TABLE replay.organizations TO replay_app;
 
 --
 -- Name: TABLE playback_step_results; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.playback_step_results TO schema_tool_readonly;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.playback_step_results TO replay_app;
+
+--
+-- Name: COLUMN playback_step_results.id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(id) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.session_id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(session_id) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.step_number; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(step_number) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.step_id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(step_id) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.status; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(status) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.execution_time_ms; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(execution_time_ms) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.retry_count; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(retry_count) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.element_found; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(element_found) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.element_selector_used; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(element_selector_used) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.element_location_time_ms; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(element_location_time_ms) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.error_type; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(error_type) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.error_message; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(error_message) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.screenshot_before_url; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(screenshot_before_url) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.screenshot_after_url; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(screenshot_after_url) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.screenshot_error_url; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(screenshot_error_url) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.dom_ready_time_ms; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(dom_ready_time_ms) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.started_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(started_at) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN playback_step_results.completed_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(completed_at) ON TABLE replay.playback_step_results TO schema_tool_readonly;
+
+--
+-- Name: TABLE recording_steps; Type: ACL; Schema: replay
+--
+
+GRANT SELECT,DELETE ON TABLE replay.recording_steps TO replay_app;
+
+--
+-- Name: COLUMN recording_steps.id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(id) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(id) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.recording_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(recording_id),UPDATE(recording_id) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(recording_id) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.step_number; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(step_number),UPDATE(step_number) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(step_number) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.timestamp_ms; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(timestamp_ms),UPDATE(timestamp_ms) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(timestamp_ms) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.interaction_type; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(interaction_type),UPDATE(interaction_type) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(interaction_type) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.element_selector; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(element_selector),UPDATE(element_selector) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(element_selector) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.interaction_data; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(interaction_data),UPDATE(interaction_data) ON TABLE replay.recording_steps TO replay_app;
+
+--
+-- Name: COLUMN recording_steps.dom_snapshot; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(dom_snapshot),UPDATE(dom_snapshot) ON TABLE replay.recording_steps TO replay_app;
+
+--
+-- Name: COLUMN recording_steps.dom_mutations; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(dom_mutations),UPDATE(dom_mutations) ON TABLE replay.recording_steps TO replay_app;
+
+--
+-- Name: COLUMN recording_steps.execution_time_ms; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(execution_time_ms),UPDATE(execution_time_ms) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(execution_time_ms) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.error_info; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(error_info),UPDATE(error_info) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(error_info) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.screenshot_url; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(screenshot_url),UPDATE(screenshot_url) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(screenshot_url) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.artifacts; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(artifacts),UPDATE(artifacts) ON TABLE replay.recording_steps TO replay_app;
+GRANT SELECT(artifacts) ON TABLE replay.recording_steps TO schema_tool_readonly;
+
+--
+-- Name: COLUMN recording_steps.created_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(created_at) ON TABLE replay.recording_steps TO schema_tool_readonly;
 
 --
 -- Name: TABLE recording_summaries; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.recording_summaries TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.recording_summaries TO replay_app;
+GRANT SELECT ON TABLE replay.recording_summaries TO schema_tool_readonly;
 
 --
 -- Name: TABLE recovery_points; Type: ACL; Schema: replay
@@ -5044,89 +6290,220 @@ GRANT SELECT ON TABLE replay.retention_policies TO schema_tool_readonly;
 -- Name: TABLE security_events; Type: ACL; Schema: replay
 --
 
+GRANT SELECT ON TABLE replay.security_events TO replay_app;
 GRANT SELECT ON TABLE replay.security_events TO schema_tool_readonly;
-GRANT SELECT,INSERT ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.event_type; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(event_type) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.severity; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(severity) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.user_id; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(user_id) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.ip_address; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(ip_address) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.user_agent; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(user_agent) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.description; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(description) ON TABLE replay.security_events TO replay_app;
+
+--
+-- Name: COLUMN security_events.details; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(details) ON TABLE replay.security_events TO replay_app;
 
 --
 -- Name: TABLE user_activity_summaries; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.user_activity_summaries TO schema_tool_readonly;
 GRANT SELECT ON TABLE replay.user_activity_summaries TO replay_app;
+GRANT SELECT ON TABLE replay.user_activity_summaries TO schema_tool_readonly;
 
 --
 -- Name: TABLE user_sessions; Type: ACL; Schema: replay
 --
 
-GRANT INSERT,DELETE,UPDATE ON TABLE replay.user_sessions TO replay_app;
+GRANT DELETE ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.id; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(id),INSERT(id) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(id) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(id) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.user_id; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(user_id),INSERT(user_id) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(user_id) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(user_id) ON TABLE replay.user_sessions TO replay_app;
+
+--
+-- Name: COLUMN user_sessions.session_token; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(session_token),UPDATE(session_token) ON TABLE replay.user_sessions TO replay_app;
+
+--
+-- Name: COLUMN user_sessions.refresh_token; Type: ACL; Schema: replay
+--
+
+GRANT INSERT(refresh_token),UPDATE(refresh_token) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.device_info; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(device_info),INSERT(device_info),UPDATE(device_info) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(device_info) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(device_info) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.ip_address; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(ip_address),INSERT(ip_address),UPDATE(ip_address) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(ip_address) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(ip_address) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.user_agent; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(user_agent),INSERT(user_agent),UPDATE(user_agent) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(user_agent) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(user_agent) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.is_active; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(is_active),INSERT(is_active),UPDATE(is_active) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(is_active) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(is_active) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.expires_at; Type: ACL; Schema: replay
 --
 
+GRANT SELECT(expires_at),INSERT(expires_at),UPDATE(expires_at) ON TABLE replay.user_sessions TO replay_app;
 GRANT SELECT(expires_at) ON TABLE replay.user_sessions TO schema_tool_readonly;
-GRANT SELECT(expires_at) ON TABLE replay.user_sessions TO replay_app;
 
 --
 -- Name: COLUMN user_sessions.created_at; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(created_at) ON TABLE replay.user_sessions TO schema_tool_readonly;
 GRANT SELECT(created_at) ON TABLE replay.user_sessions TO replay_app;
+GRANT SELECT(created_at) ON TABLE replay.user_sessions TO schema_tool_readonly;
 
 --
 -- Name: COLUMN user_sessions.last_activity_at; Type: ACL; Schema: replay
 --
 
-GRANT SELECT(last_activity_at) ON TABLE replay.user_sessions TO schema_tool_readonly;
 GRANT SELECT(last_activity_at) ON TABLE replay.user_sessions TO replay_app;
+GRANT SELECT(last_activity_at) ON TABLE replay.user_sessions TO schema_tool_readonly;
 
 --
 -- Name: TABLE webhook_deliveries; Type: ACL; Schema: replay
 --
 
-GRANT SELECT ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE replay.webhook_deliveries TO replay_app;
+
+--
+-- Name: COLUMN webhook_deliveries.id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(id) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.webhook_id; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(webhook_id) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.event_type; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(event_type) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.http_method; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(http_method) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.status_code; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(status_code) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.duration_ms; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(duration_ms) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.status; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(status) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.attempt_count; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(attempt_count) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.max_attempts; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(max_attempts) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.error_message; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(error_message) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.scheduled_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(scheduled_at) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.delivered_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(delivered_at) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
+
+--
+-- Name: COLUMN webhook_deliveries.next_retry_at; Type: ACL; Schema: replay
+--
+
+GRANT SELECT(next_retry_at) ON TABLE replay.webhook_deliveries TO schema_tool_readonly;
 

@@ -89,6 +89,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    earlier = upgrade_from()
+    return (f"template: migrated with {earlier}'s files, then upgraded" if earlier
+            else "template: a fresh migration")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     started = getattr(config, "_st_cluster", None)
     if started:
@@ -99,11 +105,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             shutil.rmtree(base, ignore_errors=True)
 
 
+def upgrade_from() -> str | None:
+    """SCHEMA_TOOL_TEST_UPGRADE_FROM=<commit> migrates the template with that commit's
+    runner and migration files first, then with this checkout's: the whole suite then runs
+    on an upgraded database (the upgrade-then-test of issue 12). Unset: a fresh migration."""
+    return os.environ.get("SCHEMA_TOOL_TEST_UPGRADE_FROM", "").strip() or None
+
+
 def migrate_template(host: str, port: int, user: str, dbname: str, password: str | None = None,
                      **_: object) -> None:
     """Loader for pytest-postgresql: migrate the template database once per session."""
     url = conninfo.make_conninfo(host=host, port=port, user=user, dbname=dbname,
                                  **({"password": password} if password else {}))
+    earlier = upgrade_from()
+    if earlier:
+        import upgrade
+
+        upgrade.migrate_with(earlier, url, selected_systems())  # no skip: it was asked for
     with open(os.devnull, "w") as quiet:
         Runner(url, paths.migrations_dir(), out=quiet).migrate(selected_systems())
 

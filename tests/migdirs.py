@@ -5,7 +5,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import psycopg
+
 from schema_tool import paths
+
+BOOKKEEPING = "schema_tool"  # the schema holding yoyo's tables and the checksums
+
+
+def applied(url: str) -> list[str]:
+    """Ids of the migrations a database has applied (from either bookkeeping place), sorted."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in (BOOKKEEPING, "public"):
+            if conn.execute("SELECT to_regclass(%s)", (f"{schema}._yoyo_migration",)).fetchone()[0]:
+                rows = conn.execute(f"SELECT migration_id FROM {schema}._yoyo_migration ORDER BY 1").fetchall()
+                return [r[0] for r in rows]
+    return []
 
 
 def ops_ids() -> list[str]:

@@ -90,7 +90,8 @@ class TestDB:
 
 def run_cli(*args: str, url: str | None = None, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
+    # no local cluster of `schema-tool up` unless a test names one: a developer's own must not be used
+    full_env = {**os.environ, "SCHEMA_TOOL_STATE_DIR": str(ROOT / ".schema-tool" / "tests-none"), **(env or {})}
     full_env.pop("DATABASE_URL", None)
     if url is not None:
         full_env["DATABASE_URL"] = url

@@ -1,6 +1,9 @@
-"""Catalog rules every schema of this package keeps (see DESIGN.md's quality bar)."""
+"""Catalog rules every schema of this package keeps (see docs/conventions.md and docs/security.md)."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +11,13 @@ from pg import TestDB
 
 # Granted to PUBLIC on purpose, with the reason.
 PUBLIC_ALLOWED: dict[str, str] = {}
+
+# Columns a policy names without leading an index, with the reason (a WITH CHECK that checks
+# the new row filters nothing, so no index would serve it).
+POLICY_COLUMNS_UNINDEXED: dict[str, str] = {
+    "recorder.execution_jobs.worker_id": "only in execution_jobs_update_scope's WITH CHECK (a tenant may put "
+                                         "back in the queue only a job no worker holds)",
+}
 
 OUR_SCHEMAS_SQL = """
 SELECT n.oid FROM pg_namespace n
@@ -118,7 +128,8 @@ def test_foreign_key_and_policy_columns_lead_an_index(db: TestDB, schemas: list[
         """,
         (schemas,),
     )
-    assert unindexed_policy_columns == [], "columns policies filter on that lead no index"
+    unexplained = [r[0] for r in unindexed_policy_columns if r[0] not in POLICY_COLUMNS_UNINDEXED]
+    assert unexplained == [], "columns policies filter on that lead no index"
 
 
 def test_tables_and_jsonb_columns_are_commented(db: TestDB, schemas: list[str]) -> None:
@@ -179,3 +190,192 @@ def test_sql_function_bodies_resolve_with_an_empty_search_path(db: TestDB, schem
             except Exception as exc:  # noqa: BLE001 - collected and reported
                 failures.append(f"{name}: {str(exc).splitlines()[0]}")
     assert failures == []
+
+
+# -- The security model (docs/security.md): the rules that keep it, per system ---------------
+#
+# Each rule covers every migrated system except those in PENDING. A new system (capture,
+# insights) gets its entries below or the rules fail for it; at integration the lead adds
+# scrapifie's entries (from the scrapifie-sec branch) and removes it from PENDING.
+
+PENDING: dict[str, str] = {
+    "scrapifie": "issue 11 for scrapifie lands with the scrapifie-sec branch: add its entries, then remove this",
+}
+
+# Roles that act for a tenant, besides <system>_app (which recorder's backend uses only to switch).
+TENANT_ROLES: dict[str, list[str]] = {"recorder": ["authenticated", "anon"]}
+
+# SECURITY DEFINER functions a tenant role may execute: why definer rights, and the test that
+# shows the function checks the acting tenant (rule 1).
+DEFINER_FOR_TENANTS: dict[str, tuple[str, str]] = {
+    "replay.has_org_role(uuid,replay.organization_member_role[])": (
+        "policies read memberships past their own RLS",
+        "replay/test_rls_accounts.py::test_organizations_and_memberships"),
+    "replay.is_co_member(uuid)": (
+        "policies read memberships past their own RLS",
+        "replay/test_rls_accounts.py::test_users_see_themselves_and_co_members_and_write_only_themselves"),
+    "replay.create_organization(character varying,character varying,text)": (
+        "no INSERT on organizations",
+        "replay/test_rls_accounts.py::test_create_organization_makes_the_caller_its_owner"),
+    "replay.authenticate_session(text)": ("tokens unreadable", "replay/test_auth.py::test_authenticate_session"),
+    "replay.authenticate_api_key(text)": (
+        "key hashes unreadable", "replay/test_attacks_accounts.py::test_api_key_counters_limits_and_hashes"),
+    "replay.webhook_signature(uuid,text)": (
+        "secrets unreadable", "replay/test_auth.py::test_webhook_signature_signs_without_revealing_the_secret"),
+    "replay.search_recordings(text)": (
+        "indexes usable under RLS", "replay/test_functions.py::test_full_text_and_trigram_search_use_their_indexes"),
+    "replay.record_login(text,boolean)": (
+        "account state not writable", "replay/test_attacks_accounts.py::test_logins_are_recorded_by_the_database"),
+    "replay.mark_email_verified()": (
+        "account state not writable", "replay/test_attacks_accounts.py::test_verification_and_closing_an_account"),
+    "replay.close_account()": (
+        "account state not writable", "replay/test_attacks_accounts.py::test_verification_and_closing_an_account"),
+    "replay.invite_member(uuid,replay.organization_member_role,interval)": (
+        "no INSERT on invitations", "replay/test_attacks_membership.py::test_who_may_invite_and_with_what"),
+    "replay.accept_invitation(text)": (
+        "no INSERT on members",
+        "replay/test_attacks_membership.py::test_an_invitation_is_accepted_once_by_the_invitee"),
+    "replay.recording_placement_unchanged(uuid,uuid,replay.recording_visibility)": (
+        "a policy may not query its own table",
+        "replay/test_attacks_membership.py::test_only_the_owner_moves_or_publishes_a_recording"),
+    "replay.webhook_organization_unchanged(uuid,uuid)": (
+        "a policy may not query its own table",
+        "replay/test_attacks_membership.py::test_only_the_owner_moves_or_publishes_a_recording"),
+    "recorder.user_team_ids(uuid,text)": (
+        "team policies read memberships past their own RLS",
+        "recorder/test_attacks_tenancy.py::test_user_team_ids_answers_only_for_the_signed_in_user"),
+    "recorder.recording_placement_unchanged(uuid,uuid,text)": (
+        "a policy may not query its own table",
+        "recorder/test_attacks_tenancy.py::test_a_member_of_two_teams_cannot_move_a_colleagues_recording"),
+    "recorder.invite_to_team(uuid,text,interval)": (
+        "no INSERT on invitations", "recorder/test_attacks_membership.py::test_invitation_validity_and_callers"),
+    "recorder.accept_team_invitation(text)": (
+        "no INSERT on members",
+        "recorder/test_attacks_membership.py::test_an_invitation_is_accepted_once_before_it_expires"),
+}
+
+# Columns no tenant role may INSERT or UPDATE (rule 2), and ownership columns set once at
+# creation (by policy, to the acting tenant) that no tenant role may UPDATE.
+DATABASE_ASSIGNED: dict[str, list[str]] = {
+    "replay": [
+        *(f"users.{c}" for c in ("role", "is_active", "is_verified", "last_login_at", "failed_login_attempts",
+                                 "locked_until", "deleted_at", "created_at", "updated_at")),
+        "user_sessions.created_at", "user_sessions.last_activity_at", "api_keys.usage_count", "api_keys.last_used_at",
+        "api_keys.rate_limit_per_hour", "api_keys.created_at", "organizations.subscription_plan",
+        "organizations.subscription_status", "organizations.subscription_expires_at", "organizations.created_at",
+        "organization_members.organization_id", "organization_members.user_id", "organization_members.invited_by",
+        "organization_members.invited_at", "organization_members.joined_at", "recordings.created_at",
+        "recordings.updated_at", "recording_steps.created_at", "playback_sessions.created_at",
+        "playback_sessions.updated_at", "file_storage.archived", "file_storage.archived_at", "file_storage.created_at",
+        "webhooks.success_count", "webhooks.failure_count", "webhooks.last_triggered_at", "webhooks.created_at",
+        "analytics_events.id", "analytics_events.created_at", "analytics_summaries.metrics", "audit_logs.user_id",
+        "audit_logs.created_at", "security_events.status", "security_events.resolved_at", "security_events.resolved_by",
+        "security_events.created_at", "organization_invitations.token_hash", "organization_invitations.invited_by",
+        "organization_invitations.expires_at",
+    ],
+    "recorder": [
+        *(f"users.{c}" for c in ("tier", "vm_id", "vm_url", "vm_status", "vm_provisioned_at", "vm_last_accessed",
+                                 "created_at", "updated_at")),
+        "recordings.step_count", "recordings.created_at", "recordings.updated_at",
+        *(f"execution_jobs.{c}" for c in ("completed_rows", "successful_rows", "failed_rows", "worker_id", "claimed_at",
+                                          "started_at", "completed_at", "attempts", "created_at", "updated_at")),
+        "execution_results.created_at", "execution_logs.timestamp", "healing_logs.cache_key",
+        "healing_logs.cached_until", "healing_logs.created_at", "vdi_metrics.recorded_at", "vdi_metrics.worker_id",
+        "teams.created_at", "team_members.team_id", "team_members.user_id", "team_members.joined_at",
+        "team_invitations.token_hash", "team_invitations.invited_by", "team_invitations.expires_at",
+    ],
+}
+SET_ONCE: dict[str, list[str]] = {
+    "replay": ["recordings.user_id", "webhooks.user_id", "playback_sessions.user_id", "user_sessions.user_id",
+               "api_keys.user_id", "api_keys.key_hash"],
+    "recorder": ["recordings.user_id", "execution_jobs.user_id", "execution_jobs.recording_id", "teams.owner_id",
+                 "execution_results.execution_job_id"],
+}
+
+# Functions of a system's shared queue: executable by <system>_worker, never by a tenant role.
+QUEUE_NAME = re.compile(
+    r"^(claim|requeue|expire|heartbeat|finish|complete|fail|release)_|^record_(execution|vdi|heal)|^lookup_job_")
+
+RANGE = ("'2000-01-01 00:00:00+00'", "'2100-01-01 00:00:00+00'")
+
+
+@pytest.fixture
+def ruled(migrated_systems: list[str]) -> list[str]:
+    return [s for s in migrated_systems if s != "ops" and s not in PENDING]
+
+
+def tenant_roles(system: str) -> list[str]:
+    return [f"{system}_app", *TENANT_ROLES.get(system, [])]
+
+
+def test_definer_functions_tenants_may_call_are_listed_with_their_proof(db: TestDB, ruled: list[str]) -> None:
+    callable_by_tenants = {r[0] for system in ruled for r in db.query(
+        """SELECT p.oid::regprocedure::text FROM pg_proc p
+           WHERE p.pronamespace = %s::regnamespace AND p.prosecdef
+             AND EXISTS (SELECT FROM unnest(%s::text[]) r WHERE has_function_privilege(r, p.oid, 'EXECUTE'))""",
+        (system, tenant_roles(system)))}
+    listed = {f for f in DEFINER_FOR_TENANTS if f.split(".")[0] in ruled}
+    assert sorted(callable_by_tenants ^ listed) == [], "SECURITY DEFINER functions tenants call, and the list"
+    tests = Path(__file__).parent
+    for function in listed:
+        path, name = DEFINER_FOR_TENANTS[function][1].split("::")
+        assert f"def {name}(" in (tests / path).read_text(), f"{function}: its proof {path}::{name} is missing"
+
+
+def test_app_and_worker_roles_inherit_nothing(db: TestDB) -> None:
+    rows = db.query("""SELECT r.rolname FROM pg_roles r WHERE r.rolname ~ '_(app|worker)$' AND r.rolinherit
+                       AND EXISTS (SELECT FROM pg_auth_members m WHERE m.member = r.oid) ORDER BY 1""")
+    assert rows == [], "app and worker roles that are members of another role must be NOINHERIT"
+
+
+def test_no_tenant_role_writes_what_the_database_assigns(db: TestDB, ruled: list[str]) -> None:
+    assert [s for s in ruled if s not in DATABASE_ASSIGNED] == [], "every system lists its database-assigned columns"
+    writable = []
+    for system in ruled:
+        for column, privileges in [*((c, ("INSERT", "UPDATE")) for c in DATABASE_ASSIGNED[system]),
+                                   *((c, ("UPDATE",)) for c in SET_ONCE.get(system, []))]:
+            table, name = column.split(".")
+            assert db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+                             (f"{system}.{table}", name)) == 1, f"{system}.{column} does not exist"
+            for role in tenant_roles(system):
+                for privilege in privileges:
+                    if db.scalar("SELECT has_column_privilege(%s, %s, %s, %s)",
+                                 (role, f"{system}.{table}", name, privilege)):
+                        writable.append(f"{role}: {privilege} {system}.{column}")
+    assert writable == []
+
+
+def test_queue_functions_belong_to_workers(db: TestDB, ruled: list[str]) -> None:
+    problems = []
+    for system in ruled:
+        for (function,) in db.query("SELECT p.oid::regprocedure::text FROM pg_proc p"
+                                    " WHERE p.pronamespace = %s::regnamespace AND p.prorettype <> 'trigger'::regtype",
+                                    (system,)):
+            if not QUEUE_NAME.match(function.split(".", 1)[1]):
+                continue
+            for role in tenant_roles(system):
+                if db.scalar("SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')", (role, function)):
+                    problems.append(f"{role} may run {function}")
+            worker = db.scalar("SELECT to_regrole(%s)", (f"{system}_worker",))
+            if not worker or not db.scalar("SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
+                                           (f"{system}_worker", function)):
+                problems.append(f"{system}_worker may not run {function}")
+    assert problems == []
+
+
+def test_every_partition_key_is_bounded_by_name(db: TestDB, ruled: list[str]) -> None:
+    missing = []
+    with db.connect() as conn:
+        conn.execute("SET TIME ZONE 'UTC'")  # constants print in the session's time zone
+        for system in ruled:
+            for table, column in conn.execute(
+                    """SELECT c.relname, a.attname FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid
+                       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+                       WHERE c.relnamespace = %s::regnamespace AND pt.partstrat = 'r' AND NOT c.relispartition""",
+                    (system,)).fetchall():
+                row = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+                                   " AND conname = %s AND convalidated",
+                                   (f"{system}.{table}", f"chk_{table}_{column}_range")).fetchone()
+                if not row or not all(bound in row[0] for bound in RANGE):
+                    missing.append(f"{system}.{table}: chk_{table}_{column}_range [{RANGE[0]}, {RANGE[1]})")
+    assert missing == []

@@ -17,6 +17,18 @@
 
 SET LOCAL ROLE schema_tool_owner;
 
+-- Locks -----------------------------------------------------------------------------------
+-- Every table this migration alters (or puts a policy on) is locked here, first, in one
+-- statement, parents before children (users, recordings, execution_jobs, healing_logs):
+-- taken one by one as the statements below reach them, the migration held recordings
+-- while it waited for execution_jobs, which a worker inserting a job held while its
+-- foreign key waited for recordings: a deadlock, lost by the worker. Locked first, the
+-- migration holds nothing while it waits, or waits only an instant, and the runner's short
+-- lock attempts let it, never the application, give way.
+
+LOCK TABLE recorder.users, recorder.recordings, recorder.execution_jobs, recorder.healing_logs
+IN ACCESS EXCLUSIVE MODE;
+
 -- Tables ----------------------------------------------------------------------------------
 
 CREATE TABLE recorder.teams (

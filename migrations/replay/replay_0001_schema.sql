@@ -679,8 +679,35 @@ CREATE INDEX idx_recordings_user_status_created ON replay.recordings (user_id, s
 WHERE deleted_at IS NULL;
 CREATE INDEX idx_recordings_public ON replay.recordings (visibility, created_at DESC)
 WHERE visibility = 'public' AND deleted_at IS NULL;
-CREATE INDEX idx_recordings_name_trgm ON replay.recordings USING gin (name public.gin_trgm_ops);
-CREATE INDEX idx_recordings_description_trgm ON replay.recordings USING gin (description public.gin_trgm_ops);
+-- pg_trgm's operator class lives in the schema the extension was created in (public on
+-- plain PostgreSQL, extensions on Supabase): read from the catalog, never assumed. Built
+-- as the migrating role, which may use that schema (on Supabase schema_tool_owner may not);
+-- an index belongs to its table's owner whoever builds it.
+SET LOCAL ROLE NONE;
+
+DO $trgm$
+DECLARE
+    v_opclass text := (
+        SELECT pg_catalog.quote_ident(n.nspname) || '.gin_trgm_ops'
+        FROM pg_catalog.pg_extension AS e
+        INNER JOIN pg_catalog.pg_namespace AS n ON e.extnamespace = n.oid
+        WHERE e.extname = 'pg_trgm'
+    );
+BEGIN
+    IF v_opclass IS NULL THEN
+        RAISE EXCEPTION 'replay needs the pg_trgm extension (ops_0001 creates it)'
+        USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX idx_recordings_name_trgm ON replay.recordings USING gin (name %s)', v_opclass
+    );
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX idx_recordings_description_trgm ON replay.recordings USING gin (description %s)', v_opclass
+    );
+END
+$trgm$;
+
+SET LOCAL ROLE schema_tool_owner;
 -- idx_recordings_search (full text) needs replay.recording_search_vector(): created with it in 0002.
 
 CREATE INDEX idx_recording_steps_recording_id ON replay.recording_steps (recording_id);

@@ -41,6 +41,20 @@
 
 SET LOCAL ROLE schema_tool_owner;
 
+-- Locks ------------------------------------------------------------------------------------
+-- Every table this migration alters or puts policies on, locked first, in one statement,
+-- parents before children (by foreign key depth, then name): taken one by one as the
+-- statements below reach them, they deadlocked with an application inserting recordings
+-- (tests/test_live_migrations.py). Locked first, the migration holds nothing while it waits.
+
+LOCK TABLE
+replay.organizations, replay.users,
+replay.analytics_summaries, replay.api_keys, replay.organization_members, replay.recordings,
+replay.security_events, replay.user_sessions, replay.webhooks,
+replay.audit_logs, replay.playback_sessions, replay.recording_steps, replay.webhook_deliveries,
+replay.analytics_events, replay.file_storage, replay.playback_step_results
+IN ACCESS EXCLUSIVE MODE;
+
 -- Functions: who is who (SECURITY DEFINER: they read organization_members past its own
 -- row level security, whose policies call them, so they cannot recurse) ------------------
 
@@ -283,7 +297,29 @@ COMMENT ON FUNCTION replay.authenticate_api_key(text) IS
 'not readable by replay_app.';
 
 -- SECURITY DEFINER: webhook secrets are not readable by replay_app; this signs with one
--- without revealing it, for webhooks the caller may access.
+-- without revealing it, for webhooks the caller may access. pgcrypto's hmac() lives in the
+-- schema the extension was created in (public on plain PostgreSQL, extensions on
+-- Supabase): read from the catalog, never assumed. The body is parsed here, once, by the
+-- migrating role, which may use that schema (on Supabase schema_tool_owner may not); the
+-- function then goes to schema_tool_owner with the privileges ops_0001's default
+-- privileges give the owner's functions (EXECUTE for the owner only).
+SET LOCAL ROLE NONE;
+
+DO $sign$
+DECLARE
+    v_grantee regrole;
+    v_schema name := (
+        SELECT n.nspname
+        FROM pg_catalog.pg_extension AS e
+        INNER JOIN pg_catalog.pg_namespace AS n ON e.extnamespace = n.oid
+        WHERE e.extname = 'pgcrypto'
+    );
+BEGIN
+    IF v_schema IS NULL THEN
+        RAISE EXCEPTION 'replay needs the pgcrypto extension (ops_0001 creates it)'
+        USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE pg_catalog.format($fn$
 CREATE FUNCTION replay.webhook_signature(p_webhook_id uuid, p_payload text)
 RETURNS text
 LANGUAGE sql
@@ -291,13 +327,28 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN (
-    SELECT encode(public.hmac(p_payload, w.secret_key::text, 'sha256'), 'hex')
+    SELECT encode(%I.hmac(p_payload, w.secret_key::text, 'sha256'), 'hex')
     FROM replay.webhooks AS w
     WHERE
         w.id = p_webhook_id
         AND w.secret_key IS NOT NULL
         AND replay.webhook_accessible(w.user_id, w.organization_id)
-);
+)
+$fn$, v_schema);
+    ALTER FUNCTION replay.webhook_signature(uuid, text) OWNER TO schema_tool_owner;
+    REVOKE ALL ON FUNCTION replay.webhook_signature(uuid, text) FROM PUBLIC;
+    FOR v_grantee IN
+        SELECT a.grantee::regrole
+        FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
+        WHERE p.oid = 'replay.webhook_signature(uuid, text)'::regprocedure AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION replay.webhook_signature(uuid, text) FROM %s', v_grantee);
+    END LOOP;
+END
+$sign$;
+
+SET LOCAL ROLE schema_tool_owner;
+
 COMMENT ON FUNCTION replay.webhook_signature(uuid, text) IS
 'Hex HMAC-SHA256 of a payload with the webhook''s secret_key, for a webhook the acting user may '
 'access; NULL otherwise or without a secret. SECURITY DEFINER: secrets are not readable by replay_app.';

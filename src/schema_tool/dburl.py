@@ -16,7 +16,7 @@ YOYO_SCHEME = "postgresql+psycopg"
 
 
 def resolve(url: str | None, *, required: bool = True) -> str | None:
-    """The URL given on the command line, else DATABASE_URL; validated."""
+    """The URL given on the command line, else DATABASE_URL; validated (a bad URL is bad usage)."""
     url = url or os.environ.get("DATABASE_URL") or None
     if url is None:
         if required:
@@ -36,9 +36,16 @@ def parse(url: str) -> dict[str, str]:
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"bad database URL: {_first_line(exc)}") from None
     port = str(params.get("port", "5432"))
-    if not all(p.strip().isdigit() for p in port.split(",")):
-        raise UsageError(f"bad database URL: invalid port {port!r}")
+    if not all(_valid_port(p.strip(), "," in port) for p in port.split(",")):
+        raise UsageError(f"bad database URL: invalid port {port!r} (a port is 1 to 65535)")
     return params
+
+
+def _valid_port(text: str, in_list: bool) -> bool:
+    """1 to 65535; in a list of hosts an empty entry means the default port (libpq)."""
+    if not text:
+        return in_list
+    return text.isdigit() and 1 <= int(text) <= 65535
 
 
 def to_yoyo(url: str) -> "DatabaseURI":

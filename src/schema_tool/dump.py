@@ -6,10 +6,12 @@ the migrations produce, never what a long-lived database has drifted into.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from schema_tool import dburl, sources
@@ -96,19 +98,30 @@ def normalise(text: str, system: str) -> str:
     return HEADER.format(schema=system) + "\n" + body + "\n"
 
 
-def regenerate(url: str, root: Path, systems: list[str] | None, output_dir: Path) -> list[Path]:
-    """Migrate a scratch database on the server at `url`, snapshot, write, drop it."""
+@contextlib.contextmanager
+def scratch(url: str, root: Path, systems: list[str] | None, purpose: str) -> Iterator[tuple[str, list[str]]]:
+    """A scratch database on the server at `url`, migrated from nothing with these systems
+    (all when None): yields its URL and the systems chosen; dropped afterwards."""
     from schema_tool.migrate import Runner
 
     chosen = [s.system for s in sources.select(root, systems)]
-    scratch = f"schema_tool_dump_{os.getpid()}"
-    admin = dburl.connect(url, app="schema-tool dump")
+    name = f"schema_tool_{purpose}_{os.getpid()}"
+    admin = dburl.connect(url, app=f"schema-tool {purpose}")
     try:
-        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
-        admin.execute(f'CREATE DATABASE "{scratch}"')
-        scratch_url = dburl.with_dbname(url, scratch)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        scratch_url = dburl.with_dbname(url, name)
         with open(os.devnull, "w") as quiet:
             Runner(scratch_url, root, out=quiet).migrate(chosen)
+        yield scratch_url, chosen
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def regenerate(url: str, root: Path, systems: list[str] | None, output_dir: Path) -> list[Path]:
+    """Migrate a scratch database on the server at `url`, snapshot, write, drop it."""
+    with scratch(url, root, systems, "dump") as (scratch_url, chosen):
         output_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for system in chosen:
@@ -116,6 +129,3 @@ def regenerate(url: str, root: Path, systems: list[str] | None, output_dir: Path
             path.write_text(snapshot(scratch_url, system))
             written.append(path)
         return written
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()

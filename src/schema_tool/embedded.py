@@ -185,23 +185,86 @@ def load_local() -> Cluster | None:
     path = state_dir() / STATE_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    return Cluster(Path(data["pgdir"]), int(data["port"]), data.get("os_user"), data.get("superuser", "postgres"))
+    try:
+        data = json.loads(path.read_text())
+        return Cluster(Path(data["pgdir"]), int(data["port"]), data.get("os_user"),
+                       data.get("superuser", "postgres"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ToolError(f"cannot read {path} ({type(exc).__name__}: {exc}): delete it and run "
+                        "`schema-tool up` again") from None
 
 
-def create_local() -> Cluster:
-    """A new cluster for this directory; its files go where the server's user can reach."""
+@dataclass
+class Placement:
+    """Where `up` keeps the cluster's files, and why there (None: the usual place)."""
+
+    pgdir: Path
+    reason: str | None = None
+
+
+def local_placement() -> Placement:
+    """.schema-tool/pg, unless the server's OS user cannot reach it (root in a private
+    directory): then a folder under /var/tmp named after the state directory, so that the
+    same project finds the same cluster again even if .schema-tool/ was deleted."""
     base = state_dir()
     base.mkdir(parents=True, exist_ok=True)
     os_user = server_os_user()
-    pgdir = base / "pg"
-    if os_user and not _reachable_by(pgdir.parent, os_user):
+    if os_user and not _reachable_by(base, os_user):
         digest = hashlib.sha1(str(base).encode()).hexdigest()[:10]
-        pgdir = Path("/var/tmp") / f"schema-tool-{digest}"
-    cluster = Cluster(pgdir, _pick_port(), os_user)
+        return Placement(Path("/var/tmp") / f"schema-tool-{digest}",
+                         f"the '{os_user}' OS user that runs the server cannot enter {base}")
+    return Placement(base / "pg")
+
+
+def create_local(placement: Placement) -> Cluster:
+    """A new cluster at the placement (a half-made one left there is removed first)."""
+    state_dir().mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(placement.pgdir, _pick_port(), server_os_user())
+    if cluster.data.exists() and not cluster.initialized():
+        shutil.rmtree(cluster.data)  # an initdb that died: nothing in it to keep
     cluster.init()
     save_local(cluster)
     return cluster
+
+
+def adopt_local(placement: Placement) -> Cluster | None:
+    """A cluster already at the placement whose pointer (cluster.json) was lost: reuse it,
+    on the port it runs on, or on a free one."""
+    cluster = Cluster(placement.pgdir, 0, server_os_user())
+    if not cluster.initialized():
+        return None
+    cluster.port = _running_port(cluster) or _pick_port()
+    state_dir().mkdir(parents=True, exist_ok=True)
+    save_local(cluster)
+    return cluster
+
+
+OWN_FILES = {"data", "run", "postgres.log"}  # all that a cluster directory of ours holds
+
+
+def purge_local(cluster: Cluster) -> None:
+    """Delete the cluster's files and its pointer (the cluster must be stopped). Only a
+    directory holding nothing but a cluster's files is deleted, whatever the record says."""
+    if cluster.pgdir.exists():
+        others = {p.name for p in cluster.pgdir.iterdir()} - OWN_FILES
+        if others:
+            raise ToolError(f"not deleting {cluster.pgdir}: it holds more than a PostgreSQL cluster "
+                            f"({', '.join(sorted(others))})")
+    shutil.rmtree(cluster.pgdir, ignore_errors=True)
+    if cluster.pgdir.exists():
+        raise ToolError(f"could not delete {cluster.pgdir}")
+    (state_dir() / STATE_FILE).unlink(missing_ok=True)
+
+
+def _running_port(cluster: Cluster) -> int | None:
+    """The port in postmaster.pid (4th line) when the server runs."""
+    if not cluster.running():
+        return None
+    try:
+        lines = (cluster.data / "postmaster.pid").read_text().splitlines()
+        return int(lines[3])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def save_local(cluster: Cluster) -> None:

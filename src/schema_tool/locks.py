@@ -1,7 +1,7 @@
 """Run locks that no other role can take, and a watcher that names lock waits.
 
 A run (maintain or migrate) holds its lock for as long as it runs, across many
-transactions. Where the database has ops.run_locks (ops_0004 and later) the lock is a
+transactions. Where the database has ops.run_locks (ops_0007 and later) the lock is a
 row there that only the owner role can write: ops.take_run_lock() records this session
 and replaces a holder whose session has ended. Before that (a database being migrated
 for the first time) it is the advisory key (0x5354, purpose), which any role can take:

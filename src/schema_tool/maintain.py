@@ -116,12 +116,14 @@ def run(url: str, *, steps: tuple[str, ...], dry_run: bool = False, as_json: boo
         out.write(json.dumps({"run_id": run_id, "reference": ref.isoformat(), "dry_run": dry_run, "ok": not failed,
                               "duration_ms": round(seconds * 1000, 3),
                               "tables": [r.as_dict(with_sql=dry_run) for r in reports]}, default=str) + "\n")
-    elif not quiet:
-        if dry_run:
-            for report in reports:
-                for step in report.steps:
-                    out.write(f"-- {step.action} {step.partition}: one transaction\nBEGIN;\n{step.sql}COMMIT;\n\n")
-        _print_text(reports, out, seconds, dry_run)
+    if dry_run and not quiet:
+        # the SQL a dry run plans: on stdout before the summary, or on stderr beside JSON
+        sql_out = sys.stderr if as_json else out
+        for report in reports:
+            for step in report.steps:
+                sql_out.write(f"-- {step.action} {step.partition}: one transaction\nBEGIN;\n{step.sql}COMMIT;\n\n")
+    if not as_json and not quiet:
+        _print_text(reports, out, seconds)
     return 1 if failed else 0
 
 
@@ -226,7 +228,7 @@ def _say(out: TextIO, as_json: bool, line: str, payload: dict[str, object]) -> i
     return 0
 
 
-def _print_text(reports: list[TableReport], out: TextIO, seconds: float, dry_run: bool) -> None:
+def _print_text(reports: list[TableReport], out: TextIO, seconds: float) -> None:
     for report in reports:
         line = report.line()
         if line:
@@ -236,8 +238,7 @@ def _print_text(reports: list[TableReport], out: TextIO, seconds: float, dry_run
     changes = sum(len(r.steps) for r in reports)
     failed = sum(1 for r in reports if r.error)
     status = f"{failed} of {len(reports)} tables failed" if failed else "ok"
-    planned = " planned (dry run)" if dry_run else ""
-    out.write(f"{len(reports)} tables, {changes} changes{planned}, {seconds * 1000:.0f} ms: {status}\n")
+    out.write(f"{len(reports)} tables, {changes} changes, {seconds * 1000:.0f} ms: {status}\n")
 
 
 LIST_SQL = """
@@ -265,7 +266,7 @@ def list_partitions(url: str, *, as_json: bool, out: TextIO = sys.stdout) -> int
             entry["partitions"].append({"partition": part, "default": is_default, "lower": lower,  # type: ignore[union-attr]
                                         "upper": upper, "row_estimate": est, "bytes": size})
     if as_json:
-        out.write(json.dumps(list(parents.values())) + "\n")
+        out.write(json.dumps({"tables": list(parents.values())}) + "\n")
         return 0
     for p in parents.values():
         keep = f"keeps {p['retention']}, then {p['retention_mode']}" if p["retention"] else "keeps everything"

@@ -3,50 +3,38 @@
 What this adds to yoyo:
 - one PostgreSQL advisory lock per run (dies with the session, so a killed run never
   blocks the next); yoyo's own lock row is taken inside it and a dead run's row removed;
+- bookkeeping in schema `schema_tool`, out of every other role's reach (bookkeeping.py);
 - pending migrations are computed inside the lock;
 - each migration, its yoyo bookkeeping and its checksum commit in one transaction
   (yoyo marks a migration applied in a second transaction);
-- checksums of applied files, so edited migrations are reported and refused;
-- lock_timeout on DDL, and a failure message that names the lock and its holder.
+- checksums of applied files, so edited migrations are reported and refused; earlier
+  texts of a corrected released file are accepted as the manifest says (manifest.py),
+  with their catch-up applied first when they need one;
+- database-level state (the owner's CREATE, app roles' search_path) re-established on
+  every migrate, for restored and cloned databases (repair.py);
+- lock_timeout on DDL, and a failure message that names the lock and its holder;
+- each migration's time, and the run's.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 import psycopg
 from yoyo.migrations import Migration, MigrationList, descendants, topological_sort
 
-from schema_tool import dburl, locks, sources
-from schema_tool.backend import CHECKSUM_TABLE, Backend
+from schema_tool import bookkeeping, dburl, locks, lockwait, manifest, repair, sources, status
+from schema_tool.backend import Backend
 from schema_tool.errors import ToolError, UsageError
+from schema_tool.runlock import RunLock
+from schema_tool.status import Entry, print_status  # noqa: F401 - print_status: the CLI's import
 
 DEFAULT_LOCK_TIMEOUT = "5s"
 DEFAULT_LOCK_WAIT = 60.0
-
-
-@dataclass
-class Entry:
-    """One migration as status reports it."""
-
-    id: str
-    system: str
-    applied_at: datetime | None = None
-    state: str = "pending"  # pending | applied | edited | unknown (applied, no file here)
-    changed: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "system": self.system,
-            "state": self.state,
-            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
-            "changed": self.changed,
-        }
 
 
 class Runner:
@@ -64,6 +52,7 @@ class Runner:
         self.lock_timeout = lock_timeout
         self.lock_wait = lock_wait
         self.out = out
+        self.released = manifest.load(migrations_root)
 
     # -- public operations -------------------------------------------------
 
@@ -79,17 +68,28 @@ class Runner:
         migrations = sources.restrict(everything, self.root, systems)
         with self._backend("migrate") as backend:
             if dry_run:
+                for line in repair.repair(backend.conn(), apply=False):
+                    self.out.write(f"-- would repair: {line}\n")
+                self._print_catch_ups(self._catch_ups(backend, everything))
                 pending = self._pending(backend, migrations)
+                _check_concurrent(pending, "apply")
                 self._print_plan(pending, "apply")
                 return [m.id for m in pending]
             with self._locked(backend):
                 self._refuse_drift(backend, everything, allow_drift)
+                for line in repair.repair(backend.conn()):
+                    self._say(f"repaired {line}")
+                started = time.monotonic()
+                for migration, entry in self._catch_ups(backend, everything):
+                    self._catch_up(backend, migration, entry)
                 pending = self._pending(backend, migrations)
+                _check_concurrent(pending, "apply")
                 if not pending:
                     self._say("nothing to apply: the database is up to date")
                     return []
                 for migration in pending:
                     self._run_one(backend, migration, "apply")
+                self._say(f"applied {_count(pending)} in {time.monotonic() - started:.2f}s")
                 return [m.id for m in pending]
 
     def rollback(self, system: str | None = None, *, count: int | None = 1,
@@ -111,8 +111,10 @@ class Runner:
                 if not chosen:
                     self._say("nothing to roll back")
                     return []
+                started = time.monotonic()
                 for migration in chosen:
                     self._run_one(backend, migration, "rollback")
+                self._say(f"rolled back {_count(chosen)} in {time.monotonic() - started:.2f}s")
                 return [m.id for m in chosen]
 
     # -- connection, lock, bookkeeping --------------------------------------
@@ -121,60 +123,11 @@ class Runner:
         return Backend(self.url, app=f"schema-tool {verb}",
                        settings={"lock_timeout": self.lock_timeout})
 
-    def _locked(self, backend: Backend) -> "_RunLock":
-        return _RunLock(self, backend)
-
-    def _ensure_bookkeeping(self, backend: Backend) -> None:
-        backend.ensure_internal_schema_updated()
-        with backend.transaction():
-            backend.execute(
-                f"CREATE TABLE IF NOT EXISTS {CHECKSUM_TABLE} ("
-                " migration_id text PRIMARY KEY,"
-                " apply_sha256 text NOT NULL,"
-                " rollback_sha256 text,"
-                " recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now())"
-            )
-
-    def _applied(self, backend: Backend) -> dict[str, datetime]:
-        """Applied migration ids and when, in the order they were applied."""
-        if "_yoyo_migration" not in backend.list_tables():
-            return {}
-        rows = backend.execute(
-            "SELECT migration_id, applied_at_utc FROM _yoyo_migration ORDER BY applied_at_utc, migration_id"
-        ).fetchall()
-        return {row[0]: row[1] for row in rows}
-
-    def _checksums(self, backend: Backend) -> dict[str, sources.Checksum]:
-        if CHECKSUM_TABLE not in backend.list_tables():
-            return {}
-        rows = backend.execute(
-            f"SELECT migration_id, apply_sha256, rollback_sha256 FROM {CHECKSUM_TABLE}"
-        ).fetchall()
-        return {row[0]: sources.Checksum(row[1], row[2]) for row in rows}
+    def _locked(self, backend: Backend) -> RunLock:
+        return RunLock(backend, self.lock_wait, self._say)
 
     def _entries(self, backend: Backend, migrations: MigrationList) -> list[Entry]:
-        applied = self._applied(backend)
-        stored = self._checksums(backend)
-        entries: list[Entry] = []
-        for m in migrations:
-            entry = Entry(m.id, sources.system_of(m), applied.get(m.id))
-            if m.id in applied:
-                entry.state = "applied"
-                recorded = stored.get(m.id)
-                current = sources.checksum(m)
-                if recorded is not None:
-                    if recorded.apply != current.apply:
-                        entry.changed.append("apply")
-                    if recorded.rollback != current.rollback:
-                        entry.changed.append("rollback")
-                if entry.changed:
-                    entry.state = "edited"
-            entries.append(entry)
-        known = {m.id for m in migrations}
-        for mid, when in applied.items():
-            if mid not in known:
-                entries.append(Entry(mid, mid.split("_", 1)[0], when, "unknown"))
-        return entries
+        return status.entries(backend.conn(), migrations, self.released)
 
     def _refuse_drift(self, backend: Backend, everything: MigrationList, allow: bool) -> None:
         drift = [e for e in self._entries(backend, everything) if e.state in ("edited", "unknown")]
@@ -196,24 +149,27 @@ class Runner:
                     self._record_checksum(backend, by_id[entry.id])
         self._say(f"accepted drift: {described}")
 
-    def _record_checksum(self, backend: Backend, migration: Migration) -> None:
+    def _record_checksum(self, backend: Backend, migration: Migration, caught_up_from: str | None = None) -> None:
         digest = sources.checksum(migration)
+        table = bookkeeping.quoted(bookkeeping.CHECKSUMS)
         backend.execute(
-            f"INSERT INTO {CHECKSUM_TABLE} (migration_id, apply_sha256, rollback_sha256)"
-            " VALUES (:id, :apply, :rollback)"
+            f"INSERT INTO {table} (migration_id, apply_sha256, rollback_sha256, caught_up_from, caught_up_at)"
+            " VALUES (:id, :apply, :rollback, CAST(:old AS text),"
+            " CASE WHEN CAST(:old AS text) IS NULL THEN NULL ELSE pg_catalog.now() END)"
             " ON CONFLICT (migration_id) DO UPDATE SET apply_sha256 = excluded.apply_sha256,"
-            " rollback_sha256 = excluded.rollback_sha256, recorded_at = pg_catalog.now()",
-            {"id": migration.id, "apply": digest.apply, "rollback": digest.rollback},
+            " rollback_sha256 = excluded.rollback_sha256, recorded_at = pg_catalog.now(),"
+            " caught_up_from = excluded.caught_up_from, caught_up_at = excluded.caught_up_at",
+            {"id": migration.id, "apply": digest.apply, "rollback": digest.rollback, "old": caught_up_from},
         )
 
     def _pending(self, backend: Backend, migrations: MigrationList) -> list[Migration]:
-        applied = self._applied(backend)
+        applied = status.applied(backend.conn())
         return list(topological_sort(m for m in migrations if m.id not in applied))
 
     def _to_roll_back(self, backend: Backend, migrations: MigrationList, system: str | None,
                       count: int | None) -> list[Migration]:
         """Most recently applied first; refuses what would orphan a dependent."""
-        applied = self._applied(backend)
+        applied = status.applied(backend.conn())
         by_id = {m.id: m for m in migrations}
         topo = {m.id: i for i, m in enumerate(topological_sort(migrations))}
         present = sorted((mid for mid in applied if mid in by_id),
@@ -226,8 +182,11 @@ class Runner:
         for m in chosen:
             if not sources.rollback_path(m).exists():
                 raise ToolError(f"cannot roll back {m.id}: it has no {sources.rollback_path(m).name}")
-            if m.use_transactions is False:
-                raise ToolError(f"cannot roll back {m.id}: it is not transactional")
+        _check_concurrent(chosen, "rollback")
+        late = [e.id for e in self._entries(backend, migrations) if e.needs_catch_up]
+        if late:
+            raise ToolError(f"cannot roll back: {', '.join(late)} still need(s) the catch-up of their earlier "
+                            "text, which `schema-tool migrate` applies first (their rollback undoes the current text)")
         keep = set(applied_ms) - set(chosen)
         for m in chosen:
             blockers = sorted(d.id for d in descendants(m, applied_ms) if d in keep)
@@ -244,43 +203,116 @@ class Runner:
             )
         return chosen
 
+    # -- catch-ups of earlier texts -----------------------------------------
+
+    def _catch_ups(self, backend: Backend, everything: MigrationList) -> list[tuple[Migration, Entry]]:
+        """Applied migrations whose earlier text needs its catch-up, in dependency order."""
+        late = {e.id: e for e in self._entries(backend, everything) if e.needs_catch_up}
+        return [(m, late[m.id]) for m in topological_sort(everything) if m.id in late]
+
+    def _catch_up(self, backend: Backend, migration: Migration, entry: Entry) -> None:
+        revision = entry.revision
+        assert revision is not None and revision.catch_up
+        label = f"catching up {migration.id} from its {revision.describe()}"
+        statements = sources.file_statements(self.root / revision.catch_up)
+        self._transaction(backend, label, statements,
+                          lambda: self._record_checksum(backend, migration, caught_up_from=revision.apply))
+
+    def _print_catch_ups(self, late: list[tuple[Migration, Entry]]) -> None:
+        for migration, entry in late:
+            revision = entry.revision
+            assert revision is not None and revision.catch_up
+            self.out.write(f"-- catch up {migration.id} from its {revision.describe()} "
+                           f"({self.root / revision.catch_up}), in one transaction: {revision.reason}\n")
+            for stmt in sources.file_statements(self.root / revision.catch_up):
+                self.out.write(_terminated(stmt))
+            self.out.write("\n")
+
     # -- running one migration ---------------------------------------------
 
     def _run_one(self, backend: Backend, migration: Migration, direction: str) -> None:
         """One migration, its yoyo bookkeeping and its checksum: one transaction."""
         verb = "applying" if direction == "apply" else "rolling back"
-        if migration.use_transactions is False:
-            raise ToolError(f"{migration.id} declares transactional: false; "
-                            "schema-tool runs every migration in one transaction")
-        self._say(f"{verb} {migration.id}")
-        statement = ""
+        if sources.is_concurrent(migration):
+            self._run_concurrent(backend, migration, direction, verb)
+            return
+        self._transaction(backend, f"{verb} {migration.id}", sources.statements(migration, direction),
+                          lambda: self._book(backend, migration, direction))
+
+    def _transaction(self, backend: Backend, label: str, statements: list[str], book: Callable[[], None]) -> None:
+        """Statements, then the bookkeeping, in one transaction; its time on the same line.
+
+        Lock waits are cut into attempts shorter than PostgreSQL's deadlock_timeout (1s by
+        default): a migration that cannot get a lock, or deadlocks with the application,
+        gives up first, keeps nothing, and runs again from its first statement, until
+        --lock-timeout is spent. So the application's transactions wait at most one attempt
+        behind a migration, and the one that loses a deadlock is never theirs."""
+        self.out.write(f"{label} ... ")
+        self.out.flush()
+        started = time.monotonic()
+        budget = lockwait.seconds(self.lock_timeout)
+        deadline = None if budget is None else started + budget
+        attempts: list[str] = []
         with locks.LockWatcher(self.url, backend.pid) as watcher:
-            try:
-                with backend.transaction():
-                    for statement in sources.statements(migration, direction):
-                        backend.conn().execute(statement)  # no parameters: % is literal
-                    statement = "(schema-tool bookkeeping)"
-                    backend.execute("RESET ROLE")
-                    backend.execute("RESET search_path")
-                    if direction == "apply":
-                        backend.mark_one(migration, log=False)
-                        self._record_checksum(backend, migration)
-                    else:
-                        backend.unmark_one(migration, log=False)
-                        backend.execute(f"DELETE FROM {CHECKSUM_TABLE} WHERE migration_id = :id",
-                                        {"id": migration.id})
-                    backend.log_migration(migration, direction)
-            except psycopg.errors.LockNotAvailable:
-                seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
-                raise ToolError(
-                    f"{verb} {migration.id} failed, nothing of it was kept: lock_timeout "
-                    f"({self.lock_timeout}) expired waiting for {seen}; statement: {_clip(statement)}"
-                ) from None
-            except psycopg.Error as exc:
-                raise ToolError(
-                    f"{verb} {migration.id} failed, nothing of it was kept: "
-                    f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
-                ) from None
+            while True:
+                statement = ""
+                try:
+                    with backend.transaction():
+                        backend.execute("SELECT pg_catalog.set_config('lock_timeout', :wait, true)",
+                                        {"wait": lockwait.attempt(deadline)})
+                        for statement in statements:
+                            backend.conn().execute(statement)  # no parameters: % is literal
+                        statement = "(schema-tool bookkeeping)"
+                        backend.execute("RESET ROLE")
+                        backend.execute("RESET search_path")
+                        book()
+                    break
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+                    seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
+                    what = "deadlock with " + seen if isinstance(exc, psycopg.errors.DeadlockDetected) else seen
+                    attempts.append(what)
+                    if lockwait.retry(deadline):
+                        continue
+                    self._say("failed")
+                    raise ToolError(
+                        f"{label} failed, nothing of it was kept: lock_timeout ({self.lock_timeout}) spent "
+                        f"in {len(attempts)} attempt(s) waiting for {what}; statement: {_clip(statement)}"
+                    ) from None
+                except psycopg.Error as exc:
+                    self._say("failed")
+                    raise ToolError(
+                        f"{label} failed, nothing of it was kept: "
+                        f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
+                    ) from None
+        retried = f" ({len(attempts) + 1} attempts: waited for {attempts[-1]})" if attempts else ""
+        self._say(f"{time.monotonic() - started:.2f}s{retried}")
+
+    def _book(self, backend: Backend, migration: Migration, direction: str) -> None:
+        """yoyo's record of the migration, its checksum and the log row (in a transaction)."""
+        if direction == "apply":
+            backend.mark_one(migration, log=False)
+            self._record_checksum(backend, migration)
+        else:
+            backend.unmark_one(migration, log=False)
+            backend.execute(f"DELETE FROM {bookkeeping.quoted(bookkeeping.CHECKSUMS)} WHERE migration_id = :id",
+                            {"id": migration.id})
+        backend.log_migration(migration, direction)
+
+    def _run_concurrent(self, backend: Backend, migration: Migration, direction: str, verb: str) -> None:
+        """A concurrent-index migration: each statement on its own, then the bookkeeping."""
+        from schema_tool import indexbuild
+
+        steps = sources.concurrent_steps(migration, direction)
+        started = time.monotonic()
+        self._say(f"{verb} {migration.id} (not in a transaction: {len(steps)} concurrent index statement(s))")
+        indexbuild.run(self.url, steps, migration_id=migration.id, verb=verb, say=self._say)
+        try:
+            with backend.transaction():
+                self._book(backend, migration, direction)
+        except psycopg.Error as exc:
+            raise ToolError(f"{verb} {migration.id}: its indexes are done but recording it failed: "
+                            f"{dburl.error_line(exc)} (run it again)") from None
+        self._say(f"  done in {time.monotonic() - started:.2f}s")
 
     # -- output ---------------------------------------------------------------
 
@@ -289,9 +321,12 @@ class Runner:
             self._say(f"-- nothing to {'apply' if direction == 'apply' else 'roll back'}")
             return
         for m in migrations:
-            self.out.write(f"-- {direction} {m.id} ({m.path}), in one transaction\n")
+            how = ("not in a transaction: each index built concurrently" if sources.is_concurrent(m)
+                   else "in one transaction")
+            path = sources.rollback_path(m) if direction == "rollback" else m.path
+            self.out.write(f"-- {direction} {m.id} ({path}), {how}\n")
             for stmt in sources.statements(m, direction):
-                self.out.write(stmt.rstrip() + ("\n\n" if stmt.rstrip().endswith(";") else ";\n\n"))
+                self.out.write(_terminated(stmt))
             self.out.write("\n")
 
     def _say(self, line: str) -> None:
@@ -299,68 +334,21 @@ class Runner:
         self.out.flush()
 
 
-class _RunLock:
-    """The run's advisory lock, then yoyo's lock row (a dead run's row is removed)."""
+def _check_concurrent(migrations: list[Migration], direction: str) -> None:
+    """Refuse, before anything runs, a non-transactional migration that is not index builds."""
+    for migration in migrations:
+        if sources.is_concurrent(migration):
+            sources.concurrent_steps(migration, direction)
 
-    def __init__(self, runner: Runner, backend: Backend):
-        self.runner = runner
-        self.backend = backend
-        self._yoyo_lock = None
 
-    def __enter__(self) -> None:
-        conn = self.backend.conn()
-        if not locks.acquire(conn, locks.MIGRATE, self.runner.lock_wait):
-            raise ToolError(
-                f"another migration is running ({locks.holder(conn, locks.MIGRATE)}); "
-                f"waited {self.runner.lock_wait:g}s"
-            )
-        try:
-            if self.backend.lock_table not in self.backend.list_tables():
-                self.backend.create_lock_table()
-            stale = self.backend.execute(f"SELECT pid, ctime FROM {self.backend.lock_table_quoted}").fetchall()
-            if stale:
-                # Every schema-tool run takes the advisory lock first and we hold it:
-                # this row was left by a run that died before it could remove it.
-                self.backend.break_lock()
-                self.runner._say(f"removed a stale yoyo lock left by process {stale[0][0]} at {stale[0][1]} UTC")
-            self.runner._ensure_bookkeeping(self.backend)
-            self._yoyo_lock = self.backend.lock()
-            self._yoyo_lock.__enter__()
-        except BaseException:
-            locks.unlock(conn, locks.MIGRATE)
-            raise
+def _count(migrations: list[Migration]) -> str:
+    return f"{len(migrations)} migration{'s' if len(migrations) != 1 else ''}"
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self._yoyo_lock is not None:
-                self._yoyo_lock.__exit__(None, None, None)
-        finally:
-            if not self.backend.conn().closed:
-                locks.unlock(self.backend.conn(), locks.MIGRATE)
+
+def _terminated(statement: str) -> str:
+    return statement.rstrip() + ("\n\n" if statement.rstrip().endswith(";") else ";\n\n")
 
 
 def _clip(statement: str, limit: int = 200) -> str:
     text = " ".join(statement.split())
     return text[:limit] + ("..." if len(text) > limit else "")
-
-
-def print_status(entries: list[Entry], out: TextIO, as_json: bool) -> None:
-    import json
-
-    if as_json:
-        json.dump([e.as_dict() for e in entries], out, indent=2)
-        out.write("\n")
-        return
-    if not entries:
-        out.write("no migrations found\n")
-        return
-    width = max(len(e.id) for e in entries)
-    for e in entries:
-        when = e.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if e.applied_at else ""
-        extra = f" (changed: {', '.join(e.changed)})" if e.changed else ""
-        out.write(f"{e.id:<{width}}  {e.state:<8} {when}{extra}\n")
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.state] = counts.get(e.state, 0) + 1
-    out.write(", ".join(f"{n} {state}" for state, n in counts.items()) + "\n")
-

@@ -31,3 +31,16 @@ def templates_dir() -> Path:
 
 def snapshots_dir() -> Path:
     return project_root() / "sql"
+
+
+def docs_dir() -> Path:
+    return project_root() / "docs" / "schema"
+
+
+def available_systems(root: Path) -> list[str]:
+    """Folders of `root` that hold migrations: the known systems in dependency order, then
+    any others by name. Only the file system: no import of the migration library."""
+    if not root.is_dir():
+        return []
+    found = {p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.sql"))}
+    return [s for s in SYSTEMS if s in found] + sorted(found - set(SYSTEMS))

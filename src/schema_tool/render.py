@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
-import jinja2
 import psycopg
 
 from schema_tool import paths
@@ -13,12 +13,22 @@ _BARE = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
 
 class Renderer:
-    """One per connection: it asks the server which words are reserved."""
+    """One per connection: it asks the server which words are reserved. The keywords and
+    Jinja2 are loaded on first use, so a maintenance run with nothing to do needs neither."""
 
     def __init__(self, conn: psycopg.Connection):
-        rows = conn.execute("SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U'").fetchall()
-        self._reserved = {r[0] for r in rows}
-        self._env = jinja2.Environment(
+        self._conn = conn
+
+    @cached_property
+    def _reserved(self) -> set[str]:
+        rows = self._conn.execute("SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U'").fetchall()
+        return {r[0] for r in rows}
+
+    @cached_property
+    def _env(self):
+        import jinja2
+
+        return jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,

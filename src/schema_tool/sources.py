@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from yoyo import read_migrations
 from yoyo.exceptions import BadMigration, MigrationConflict
-from yoyo.migrations import Migration, MigrationList, ancestors
+from yoyo.migrations import Migration, MigrationList, ancestors, read_sql_migration
 
 from schema_tool.errors import ToolError, UsageError
 from schema_tool.paths import SYSTEMS
@@ -104,3 +105,70 @@ def statements(migration: Migration, direction: str = "apply") -> list[str]:
         if isinstance(sql, str) and sql.strip():
             out.append(sql.strip())
     return out
+
+
+def file_statements(path: Path) -> list[str]:
+    """The statements of a SQL file that is not a migration (a catch-up), split as yoyo splits."""
+    if not path.exists():
+        raise ToolError(f"catch-up file not found: {path}")
+    _directives, _comment, found = read_sql_migration(str(path))
+    return [s.strip() for s in found if s.strip()]
+
+
+# -- concurrent-index migrations ---------------------------------------------------
+#
+# The one kind of migration that does not run in a transaction: `-- transactional: false`
+# in its leading comments, and nothing but index builds and drops that do not block
+# writes. Anything else in such a file is refused before a statement runs.
+
+_CREATE_CONCURRENTLY = re.compile(
+    r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+"
+    r"([a-z_][a-z0-9_]*)\s+ON\s+([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)[\s(]",
+    re.IGNORECASE,
+)
+_DROP_CONCURRENTLY = re.compile(
+    r"^DROP\s+INDEX\s+CONCURRENTLY\s+IF\s+EXISTS\s+([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*;?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class IndexStep:
+    """One statement of a concurrent-index migration."""
+
+    action: str  # "create" | "drop"
+    schema: str
+    index: str
+    sql: str
+
+
+def is_concurrent(migration: Migration) -> bool:
+    """Declared `-- transactional: false`: a concurrent-index migration."""
+    migration.load()
+    return migration.use_transactions is False
+
+
+def concurrent_steps(migration: Migration, direction: str = "apply") -> list[IndexStep]:
+    """The statements of a concurrent-index migration, or a ToolError naming the first one
+    that is not `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <index> ON <schema>.<table>`
+    or `DROP INDEX CONCURRENTLY IF EXISTS <schema>.<index>`."""
+    steps: list[IndexStep] = []
+    for statement in statements(migration, direction):
+        code = " ".join(
+            line for line in statement.splitlines() if not line.strip().startswith("--")
+        ).strip()
+        created = _CREATE_CONCURRENTLY.match(code)
+        dropped = _DROP_CONCURRENTLY.match(code)
+        if created:
+            steps.append(IndexStep("create", created.group(2).lower(), created.group(1).lower(), statement))
+        elif dropped:
+            steps.append(IndexStep("drop", dropped.group(1).lower(), dropped.group(2).lower(), statement))
+        else:
+            raise ToolError(
+                f"{migration.id} ({direction}) is not transactional, so it may hold only "
+                "CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <index> ON <schema>.<table> ... and "
+                "DROP INDEX CONCURRENTLY IF EXISTS <schema>.<index>; found: " + " ".join(code.split())[:120]
+            )
+    if not steps:
+        raise ToolError(f"{migration.id} ({direction}) is not transactional and holds no index statement")
+    return steps

@@ -28,6 +28,25 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_second() -> None:
 def test_readme_documents_every_command() -> None:
     readme = (ROOT / "README.md").read_text()
     for command in ("migrate", "rollback", "status", "partitions ensure", "partitions list",
-                    "retention run", "maintain", "dump", "up", "down"):
+                    "retention run", "maintain", "dump", "docs", "up", "down --purge"):
         assert f"schema-tool {command}" in readme
     assert "CALL ops.run_maintenance()" in readme
+
+
+def test_docs_refer_to_nothing_outside_the_repository() -> None:
+    """Every relative link in the README and docs/ names a file of this repository, and no
+    document points at files that only exist beside it (a design card, the seeds' folder)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = []
+    for page in pages:
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" in target:
+                continue
+            resolved = (page.parent / target).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+        for outside in ("DESIGN.md", "../shared", "/work/"):
+            if outside in text:
+                broken.append(f"{page.relative_to(ROOT)}: mentions {outside}")
+    assert not broken, broken

@@ -13,9 +13,7 @@ from schema_tool import dump, paths
 
 
 def applied(db: TestDB) -> list[str]:
-    if db.scalar("SELECT to_regclass('public._yoyo_migration')") is None:
-        return []
-    return [r[0] for r in db.query("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")]
+    return migdirs.applied(db.url)
 
 
 def test_migrate_rollback_all_then_migrate_again(empty_db: TestDB) -> None:
@@ -34,7 +32,7 @@ def test_migrate_rollback_all_then_migrate_again(empty_db: TestDB) -> None:
     assert again.returncode == 0, again.stderr
     assert applied(empty_db) == ops_ids
     assert dump.snapshot(empty_db.url, "ops") == (paths.snapshots_dir() / "ops.sql").read_text()
-    status = json.loads(run_cli("status", "--json", url=empty_db.url).stdout)
+    status = json.loads(run_cli("status", "--json", url=empty_db.url).stdout)["migrations"]
     assert {e["state"] for e in status if e["system"] == "ops"} == {"applied"}
 
 
@@ -44,7 +42,7 @@ def test_second_migrate_applies_nothing(empty_db: TestDB, tmp_path: Path) -> Non
     second = run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url)
     assert second.returncode == 0
     assert "nothing to apply" in second.stdout
-    assert empty_db.scalar("SELECT count(*) FROM _yoyo_log WHERE operation = 'apply'") == len(migdirs.ops_ids())
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool._yoyo_log WHERE operation = 'apply'") == len(migdirs.ops_ids())
 
 
 def test_dry_run_prints_the_sql_and_changes_nothing(empty_db: TestDB) -> None:
@@ -116,7 +114,7 @@ def test_edited_migration_is_reported_and_refused(empty_db: TestDB, tmp_path: Pa
 
     status = run_cli("--migrations-dir", str(root), "status", "--json", url=empty_db.url)
     assert status.returncode == 1
-    states = {e["id"]: (e["state"], e["changed"]) for e in json.loads(status.stdout)}
+    states = {e["id"]: (e["state"], e["changed"]) for e in json.loads(status.stdout)["migrations"]}
     assert states[mid] == ("edited", ["apply"])
     assert states["zeta_0002_more"] == ("pending", [])
 
@@ -141,6 +139,6 @@ def test_applied_migration_missing_here_is_drift(empty_db: TestDB, tmp_path: Pat
     status = run_cli("--migrations-dir", str(root), "status", "--json", url=empty_db.url)
     assert status.returncode == 1
     assert {"id": "zeta_0001_schema", "state": "unknown"}.items() <= next(
-        e for e in json.loads(status.stdout) if e["id"] == "zeta_0001_schema").items()
+        e for e in json.loads(status.stdout)["migrations"] if e["id"] == "zeta_0001_schema").items()
     refused = run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url)
     assert refused.returncode == 1 and "file missing" in refused.stderr

@@ -47,7 +47,7 @@ def test_two_migrate_runs_at_once_apply_once(empty_db: TestDB, tmp_path: Path) -
     outputs = [r.communicate(timeout=120) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
     assert sum("nothing to apply" in out for out, _ in outputs) == 1
-    counts = empty_db.query("SELECT migration_id, count(*) FROM _yoyo_log WHERE operation = 'apply'"
+    counts = empty_db.query("SELECT migration_id, count(*) FROM schema_tool._yoyo_log WHERE operation = 'apply'"
                             " GROUP BY 1 ORDER BY 1")
     assert counts == [(mid, 1) for mid in migdirs.ops_ids()] + [("zeta_0001_slow", 1)]
 
@@ -79,9 +79,9 @@ def test_failing_migration_leaves_the_database_as_it_was(empty_db: TestDB, tmp_p
     assert "22012" in lines[0] and "SELECT 1 / 0" in lines[0]
     assert empty_db.scalar("SELECT to_regclass('public.zeta_broken')") is None
     assert empty_db.scalar("SELECT count(*) FROM public.zeta_good") == 0
-    assert empty_db.scalar("SELECT count(*) FROM _yoyo_migration WHERE migration_id LIKE 'zeta_0002%'") == 0
-    assert empty_db.scalar("SELECT count(*) FROM _schema_tool_checksums WHERE migration_id LIKE 'zeta_0002%'") == 0
-    assert empty_db.scalar("SELECT count(*) FROM yoyo_lock") == 0
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool._yoyo_migration WHERE migration_id LIKE 'zeta_0002%'") == 0
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool.checksums WHERE migration_id LIKE 'zeta_0002%'") == 0
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool.yoyo_lock") == 0
 
 
 def test_lock_timeout_names_the_lock_and_its_holder(empty_db: TestDB, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_run_killed_with_sigkill_does_not_block_the_next(empty_db: TestDB, tmp_p
     root = _slow_folder(tmp_path, 60)
     victim = _popen(empty_db.url, "--migrations-dir", str(root), "migrate")
     backend = _wait_for_query(empty_db, "pg_sleep(60)")
-    assert empty_db.scalar("SELECT count(*) FROM yoyo_lock") == 1
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool.yoyo_lock") == 1
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     # the same folder, the migration now fast (it was never applied, so no drift)
@@ -122,11 +122,35 @@ def test_run_killed_with_sigkill_does_not_block_the_next(empty_db: TestDB, tmp_p
     assert time.monotonic() - started < 15
     assert "removed a stale yoyo lock" in result.stdout
     assert empty_db.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)) == 0
-    assert empty_db.scalar("SELECT count(*) FROM _yoyo_log WHERE migration_id = 'zeta_0001_slow'") == 1
-    assert empty_db.scalar("SELECT count(*) FROM yoyo_lock") == 0
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool._yoyo_log WHERE migration_id = 'zeta_0001_slow'") == 1
+    assert empty_db.scalar("SELECT count(*) FROM schema_tool.yoyo_lock") == 0
 
 
 @pytest.mark.parametrize("bad", ["5 parsecs", "-1s"])
 def test_bad_lock_timeout_is_a_usage_error(bad: str) -> None:
     result = run_cli("migrate", "--lock-timeout", bad, url="postgresql://localhost:1/x")
     assert result.returncode == 2
+
+
+def test_a_lock_held_for_a_while_is_waited_for_in_short_attempts(empty_db: TestDB, tmp_path: Path) -> None:
+    """Waits are cut into attempts shorter than deadlock_timeout and retried while the
+    --lock-timeout budget lasts: the migration succeeds once the holder lets go."""
+    import threading
+
+    root = migdirs.make(tmp_path)
+    assert run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url).returncode == 0
+    migdirs.add(root, "zeta", "zeta_0001_alter", "ALTER TABLE ops.maintenance_log ADD COLUMN note text;",
+                "ALTER TABLE ops.maintenance_log DROP COLUMN note;", depends="ops_0002_partition_engine")
+    with psycopg.connect(empty_db.url) as holder:
+        holder.execute("SELECT count(*) FROM ops.maintenance_log")  # AccessShareLock, transaction left open
+        release = threading.Timer(1.5, holder.rollback)
+        release.start()
+        try:
+            result = run_cli("--migrations-dir", str(root), "migrate", "--lock-timeout", "20s", url=empty_db.url)
+        finally:
+            release.join()
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("applying zeta_0001_alter"))
+    assert "attempts: waited for AccessExclusiveLock on relation ops.maintenance_log" in line
+    assert empty_db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ops'"
+                           " AND table_name = 'maintenance_log' AND column_name = 'note'") == 1

@@ -24,8 +24,19 @@ def columns(db: TestDB) -> set[str]:
     return {r[0] for r in db.query(PHASE_COLUMNS)}
 
 
+MIGRATIONS = sorted(p.stem for p in (paths.migrations_dir() / "recorder").glob("recorder_*.sql")
+                    if not p.stem.endswith(".rollback"))
+
+
+def after(phase: str) -> list[str]:
+    """The recorder migrations after the one of `phase` (the hardening that follows the seed's
+    phases), in the order they apply."""
+    return MIGRATIONS[MIGRATIONS.index(phase) + 1:]
+
+
 def test_phase_one_rows_keep_working_in_phase_three(db: TestDB, make: Builder, runner: Runner) -> None:
-    assert runner.rollback("recorder", count=2) == ["recorder_0003_teams", "recorder_0002_cloud_browser_vm"]
+    undone = after("recorder_0001_initial_schema")
+    assert runner.rollback("recorder", count=len(undone)) == undone[::-1]
     assert "recordings.team_id" not in columns(db) and "users.vm_id" not in columns(db)
 
     # phase 1 as the extension writes it
@@ -36,7 +47,7 @@ def test_phase_one_rows_keep_working_in_phase_three(db: TestDB, make: Builder, r
     make.healing(rec)
     make.log(job)
 
-    assert runner.migrate(["recorder"]) == ["recorder_0002_cloud_browser_vm", "recorder_0003_teams"]
+    assert runner.migrate(["recorder"]) == undone
     row = make.conn.execute("SELECT visibility, team_id, step_count, steps FROM recorder.recordings WHERE id = %s",
                             (rec,)).fetchone()
     assert row == ("private", None, 2, [STEP, {**STEP, "stepNumber": 2}])
@@ -60,6 +71,8 @@ def test_each_phase_rolls_back_and_everything_migrates_again(db: TestDB, make: B
     make.recording(make.user(), team_id=make.team(make.user()), visibility="team")
     everything = columns(db)
 
+    hardening = after("recorder_0003_teams")
+    assert runner.rollback("recorder", count=len(hardening)) == hardening[::-1]
     assert runner.rollback("recorder", count=1) == ["recorder_0003_teams"]
     assert db.scalar("SELECT to_regclass('recorder.teams')") is None
     assert db.scalar("SELECT to_regprocedure('recorder.user_team_ids(uuid, text)')") is None
@@ -78,8 +91,7 @@ def test_each_phase_rolls_back_and_everything_migrates_again(db: TestDB, make: B
     # roles are cluster-wide: still used by the other databases of this server, so kept
     assert db.scalar("SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')") == 3
 
-    assert runner.migrate(["recorder"]) == [
-        "recorder_0001_initial_schema", "recorder_0002_cloud_browser_vm", "recorder_0003_teams"]
+    assert runner.migrate(["recorder"]) == MIGRATIONS
     assert columns(db) == everything
     committed = (paths.snapshots_dir() / "recorder.sql").read_text()
     assert dump.snapshot(db.url, "recorder") == committed

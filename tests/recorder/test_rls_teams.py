@@ -126,7 +126,7 @@ def test_an_admin_also_deletes_and_manages_jobs(db: TestDB, make: Builder, t: Te
 
 def test_only_the_owner_manages_the_team_and_its_members(db: TestDB, make: Builder, t: Team) -> None:
     carol = make.user()
-    add = "INSERT INTO recorder.team_members (team_id, user_id, role) VALUES (%s, %s, 'member')"
+    invite = "SELECT recorder.invite_to_team(%s, 'member')"
     for bob_role in ("viewer", "member", "admin"):
         role(make, t, bob_role)
         with as_user(db, t.bob) as conn:
@@ -134,10 +134,15 @@ def test_only_the_owner_manages_the_team_and_its_members(db: TestDB, make: Build
                            (t.membership,)) == 0
             assert attempt(conn, "DELETE FROM recorder.teams WHERE id = %s", (t.team,)) == 0
             with pytest.raises(RLS):
-                attempt(conn, add, (t.team, carol))
+                attempt(conn, invite, (t.team,))
     with as_user(db, t.alice) as conn:
         assert attempt(conn, "UPDATE recorder.teams SET name = 'Renamed' WHERE id = %s", (t.team,)) == 1
-        assert attempt(conn, add, (t.team, carol)) == 1
+        token = conn.execute(invite, (t.team,)).fetchone()[0]
+        conn.commit()
+    with as_user(db, carol) as conn:  # members join by accepting (recorder/test_attacks_membership.py)
+        assert conn.execute("SELECT recorder.accept_team_invitation(%s)", (token,)).fetchone() == (t.team,)
+        conn.commit()
+    with as_user(db, t.alice) as conn:
         assert attempt(conn, "UPDATE recorder.team_members SET role = 'admin' WHERE id = %s", (t.membership,)) == 1
         assert attempt(conn, "DELETE FROM recorder.team_members WHERE id = %s", (t.membership,)) == 1
         assert attempt(conn, "DELETE FROM recorder.teams WHERE id = %s", (t.team,)) == 1

@@ -58,6 +58,33 @@ FUNCTIONS = {
     "set_healing_cache_expiration()", "claim_execution_job(text)", "requeue_stale_execution_jobs(interval)",
     "lookup_healing_cache(uuid,integer,text)", "is_valid_steps(jsonb)", "check_execution_job_csv_data()",
     "user_team_ids(uuid,text)",
+    # issue 11: the workers' queue, membership by invitation, the tenant checks
+    "held_job(uuid,integer)", "heartbeat_execution_job(uuid,integer)",
+    "record_execution_result(uuid,integer,integer,text,jsonb,integer,text,jsonb,text,timestamp with time zone,"
+    "timestamp with time zone)",
+    "record_execution_log(uuid,integer,text,text,integer,integer,jsonb)",
+    "lookup_job_healing_cache(uuid,integer,integer,text)",
+    "record_healing_log(uuid,integer,integer,text,boolean,text,text,integer,text,jsonb,jsonb,boolean,text)",
+    "finish_execution_job(uuid,integer,text)",
+    "record_vdi_metrics(text,text,numeric,numeric,integer,integer,integer,integer,integer)",
+    "request_user_id()", "recording_placement_unchanged(uuid,uuid,text)", "invite_to_team(uuid,text,interval)",
+    "accept_team_invitation(text)",
+}
+
+# SECURITY DEFINER, each with its reason in its migration (and tests/test_catalog.py for the
+# ones a signed-in user may call)
+DEFINERS = {
+    "update_execution_job_progress()", "user_team_ids(uuid,text)", "claim_execution_job(text)",
+    "requeue_stale_execution_jobs(interval)", "heartbeat_execution_job(uuid,integer)",
+    "record_execution_result(uuid,integer,integer,text,jsonb,integer,text,jsonb,text,timestamp with time zone,"
+    "timestamp with time zone)",
+    "record_execution_log(uuid,integer,text,text,integer,integer,jsonb)",
+    "lookup_job_healing_cache(uuid,integer,integer,text)",
+    "record_healing_log(uuid,integer,integer,text,boolean,text,text,integer,text,jsonb,jsonb,boolean,text)",
+    "finish_execution_job(uuid,integer,text)",
+    "record_vdi_metrics(text,text,numeric,numeric,integer,integer,integer,integer,integer)",
+    "recording_placement_unchanged(uuid,uuid,text)", "invite_to_team(uuid,text,interval)",
+    "accept_team_invitation(text)",
 }
 
 
@@ -87,8 +114,8 @@ def test_functions_are_commented_and_definer_only_where_needed(db: TestDB) -> No
                     " FROM pg_proc p WHERE p.pronamespace = 'recorder'::regnamespace")
     assert {name.removeprefix("recorder.") for name, _, _ in rows} == FUNCTIONS
     assert [name for name, commented, _ in rows if not commented] == []
-    definers = {name for name, _, definer in rows if definer}
-    assert definers == {"recorder.update_execution_job_progress()", "recorder.user_team_ids(uuid,text)"}
+    definers = {name.removeprefix("recorder.") for name, _, definer in rows if definer}
+    assert definers == DEFINERS
 
 
 def test_the_seed_defaults_hold(db: TestDB) -> None:

@@ -42,6 +42,8 @@ BAD_UPDATES = [
     ("playback_step_results", "execution_time_ms = -5", "chk_step_results_execution_time"),
     ("playback_step_results", "retry_count = -1", "chk_step_results_retry_count"),
     ("analytics_events", "created_at = 'infinity'", "chk_analytics_events_created_at_finite"),
+    ("analytics_events", "created_at = '1999-12-31 23:59:59+00'", "chk_analytics_events_created_at_range"),
+    ("analytics_events", "created_at = '2100-01-01 00:00:00+00'", "chk_analytics_events_created_at_range"),
     ("file_storage", "file_size_bytes = 0", "chk_file_storage_size"),
     ("file_storage", "compression_ratio = 1.5", "chk_file_storage_compression"),
     ("webhooks", "url = 'hooks.example.test'", "chk_webhooks_url_format"),
@@ -52,6 +54,8 @@ BAD_UPDATES = [
     ("webhook_deliveries", "status_code = 99", "chk_webhook_deliveries_status_code"),
     ("webhook_deliveries", "status_code = 600", "chk_webhook_deliveries_status_code"),
     ("audit_logs", "created_at = '-infinity'", "chk_audit_logs_created_at_finite"),
+    ("audit_logs", "created_at = '294276-12-31 00:00:00+00'", "chk_audit_logs_created_at_range"),
+    ("organization_invitations", "expires_at = created_at", "chk_organization_invitations_expiry"),
     ("retention_policies", "retention_days = 0", "chk_retention_days"),
     ("retention_policies", "table_name = 'users'", "chk_retention_policies_table_name"),
 ]
@@ -77,6 +81,9 @@ def rows(db: TestDB, make, world) -> dict[str, str]:
                                      expires_at="2999-01-01"),
         "api_keys": make.insert("api_keys", user_id=world.alice, name="key", key_hash="h", key_prefix="rk_"),
         "analytics_events": make.insert("analytics_events", event_type="api_request", event_category="api"),
+        "organization_invitations": make.insert("organization_invitations", organization_id=world.acme,
+                                                token_hash=b"not-a-token", invited_by=world.alice,
+                                                expires_at="2999-01-01"),
     }
     where = {table: f"id = '{value}'" for table, value in made.items()}
     where["audit_logs"] = "TRUE"  # written by the audit trigger above

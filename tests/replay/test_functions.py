@@ -30,19 +30,23 @@ def test_get_recording_step_stats_respects_tenancy(db: TestDB, make, world, app)
     with app.as_user(world.carol) as conn:
         assert conn.execute("SELECT total_steps FROM replay.get_recording_step_stats(%s)", (recording,)
                             ).fetchone() == (1,)
-    with app.as_user(world.alice) as conn:
-        assert conn.execute("SELECT total_steps FROM replay.get_recording_step_stats(%s)", (recording,)
-                            ).fetchone() == (0,)
+    with app.as_user(world.alice) as conn, pytest.raises(errors.NoDataFound):
+        # a recording she may not read does not exist for her (before issue 11: zeros)
+        conn.execute("SELECT total_steps FROM replay.get_recording_step_stats(%s)", (recording,))
 
 
 def test_calculate_compression_ratio(db: TestDB) -> None:
     cases = {
         (1000, 250): Decimal("0.25"), (3, 1): Decimal("0.33"), (1000, 1000): Decimal("1.00"),
-        (100, 0): Decimal("0.00"), (0, 10): None, (None, 10): None, (10, None): None, (-5, 1): None, (5, -1): None,
+        (100, 0): Decimal("0.00"), (0, 10): None, (None, 10): None, (10, None): None,  # the seed's NULLs
     }
     for (original, compressed), expected in cases.items():
         got = db.scalar("SELECT replay.calculate_compression_ratio(%s, %s)", (original, compressed))
         assert got == expected, (original, compressed)
+    # a ratio the compression_ratio columns (0..1) cannot hold, or negative sizes: 22023
+    for original, compressed in ((10, 20), (-5, 1), (5, -1), (-1, None)):
+        with pytest.raises(errors.InvalidParameterValue):
+            db.scalar("SELECT replay.calculate_compression_ratio(%s, %s)", (original, compressed))
     # IMMUTABLE, so usable in generated columns and index expressions
     assert db.scalar("SELECT provolatile FROM pg_proc WHERE oid = "
                      "'replay.calculate_compression_ratio(bigint, bigint)'::regprocedure") == "i"
@@ -168,7 +172,7 @@ def check_reindex(db: TestDB) -> None:
 
 def check_vacuum_statements(db: TestDB) -> None:
     statements = [r[0] for r in db.query("SELECT replay.vacuum_analyze_tables()")]
-    assert len(statements) == 19 and "VACUUM (ANALYZE) replay.audit_logs" in statements
+    assert len(statements) == 20 and "VACUUM (ANALYZE) replay.audit_logs" in statements
     with psycopg.connect(db.url, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)

@@ -98,22 +98,23 @@ def test_organizations_and_memberships(app, db: TestDB, make, world) -> None:
     members = "SELECT user_id FROM replay.organization_members"
     with app.as_user(world.ian) as conn:  # sees only his own (inactive) membership
         assert {r[0] for r in conn.execute(members)} == {world.ian}
+    # members join by invitation only (replay/test_attacks_membership.py): nobody inserts them
+    invite = "SELECT replay.invite_member(%s, %s)"
     with app.as_user(world.bob) as conn:
         assert {r[0] for r in conn.execute(members)} == {world.alice, world.bob, world.vic, world.mona, world.ian}
-        add = "INSERT INTO replay.organization_members (organization_id, user_id, role) VALUES (%s, %s, %s)"
-        assert app.denied(conn, add, (world.acme, world.dave, "member")) is RLS  # members cannot invite
+        assert app.denied(conn, invite, (world.acme, "member")) is NO_GRANT  # members cannot invite
         assert app.affected(conn, "UPDATE replay.organization_members SET role = 'admin' WHERE user_id = %s",
                             (world.bob,)) == 0  # nor promote themselves
         assert app.affected(conn, "DELETE FROM replay.organization_members WHERE user_id = %s", (world.bob,)) == 1
     make.member(world.acme, world.dave, "admin")
     with app.as_user(world.dave) as conn:  # an admin manages members, not owners
-        assert app.denied(conn, add, (world.acme, world.carol, "member")) is None
-        assert app.denied(conn, add, (world.acme, world.carol, "owner")) is RLS
+        assert app.denied(conn, invite, (world.acme, "member")) is None
+        assert app.denied(conn, invite, (world.acme, "owner")) is NO_GRANT
         assert app.affected(conn, "UPDATE replay.organization_members SET role = 'viewer' WHERE user_id = %s",
                             (world.alice,)) == 0
         assert app.affected(conn, "UPDATE replay.organization_members SET role = 'viewer' WHERE user_id = %s",
                             (world.bob,)) == 1
-        assert app.denied(conn, add, (world.umbrella, world.dave, "member")) is RLS  # not their organization
+        assert app.denied(conn, invite, (world.umbrella, "member")) is NO_GRANT  # not their organization
 
 
 def test_create_organization_makes_the_caller_its_owner(app, db: TestDB, world) -> None:
@@ -193,11 +194,13 @@ def test_analytics_audit_and_security_rows(app, make, world) -> None:
         for table in ("analytics_events", "analytics_summaries", "audit_logs", "security_events"):
             assert app.denied(conn, f"UPDATE replay.{table} SET created_at = now()") is NO_GRANT, table
             assert app.denied(conn, f"DELETE FROM replay.{table}") is NO_GRANT, table
-        report = "INSERT INTO replay.security_events (event_type, severity, description, user_id, status) VALUES ('suspicious_activity', 'low', 'd', %s, %s)"
-        assert app.denied(conn, report, (world.bob, "open")) is None
-        assert app.denied(conn, report, (None, "open")) is None
-        assert app.denied(conn, report, (world.alice, "open")) is RLS
-        assert app.denied(conn, report, (world.bob, "resolved")) is RLS
+        report = "INSERT INTO replay.security_events (event_type, severity, description, user_id) VALUES ('suspicious_activity', 'low', 'd', %s)"
+        assert app.denied(conn, report, (world.bob,)) is None
+        assert app.denied(conn, report, (None,)) is None
+        assert app.denied(conn, report, (world.alice,)) is RLS
+        # triage (status, resolved_at, resolved_by) is not the reporter's to write
+        assert app.denied(conn, report.replace("user_id)", "user_id, status)").replace("%s)", "%s, 'resolved')"),
+                          (world.bob,)) is NO_GRANT
     with app.as_user(world.alice) as conn:  # acme owner: the organization's events
         assert app.visible(conn, "analytics_events", list(events.values())) == {events["acme"]}
         assert app.visible(conn, "security_events", [incident]) == set()

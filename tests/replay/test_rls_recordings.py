@@ -93,8 +93,8 @@ def test_who_creates_which_recording(app, world) -> None:
         (w.ian, (w.ian, w.acme, "team"), RLS),  # inactive member
         (w.carol, (w.carol, w.acme, "public"), RLS),  # not a member of acme
         (w.dave, (w.alice, None, "private"), RLS),  # for someone else
-        (w.mona, (w.bob, w.acme, "team"), None),  # a manager, for a member, shared
-        (w.mona, (w.bob, w.acme, "private"), RLS),  # ... but not private
+        (w.mona, (w.bob, w.acme, "team"), RLS),  # a manager, for a member: not without consent (issue 11)
+        (w.mona, (w.mona, w.acme, "team"), None),
         (None, (w.dave, None, "private"), RLS),
     ]
     for user, values, error in cases:

@@ -47,6 +47,7 @@ TABLES = {
     "analytics_events": 15, "analytics_summaries": 10, "file_storage": 22, "webhooks": 15,
     "webhook_deliveries": 17, "audit_logs": 16, "security_events": 13, "retention_policies": 7,
     "backup_metadata": 12, "recovery_points": 7,
+    "organization_invitations": 7,  # not the seed's: membership by invitation (issue 11)
 }
 
 SEED_FUNCTIONS = {

@@ -93,7 +93,7 @@ def test_tables_enums_functions_triggers_indexes_exist(db: TestDB) -> None:
     assert SEED_INDEXES <= indexes
     # bookkeeping is yoyo's
     assert db.scalar("SELECT to_regclass('scrapifie.schema_migrations')") is None
-    assert db.scalar("SELECT count(*) FROM _yoyo_migration WHERE migration_id LIKE 'scrapifie_%%'") == 2
+    assert db.scalar("SELECT count(*) FROM schema_tool._yoyo_migration WHERE migration_id LIKE 'scrapifie_%%'") == 2
 
 
 def test_every_function_is_commented_and_definers_pin_search_path(db: TestDB) -> None:

@@ -1,8 +1,8 @@
--- ops 0004 rollback: the engine of ops_0002 comes back (its functions as they were), the
+-- ops 0007 rollback: the engine of ops_0002 comes back (its functions as they were), the
 -- run-lock and bound-cache tables and the new functions go; partitions renamed to carry
 -- their era get their old names back where those are free.
 
--- Data (as the migrating user, as ops_0004 renamed them) ------------------------------
+-- Data (as the migrating user, as ops_0007 renamed them) ------------------------------
 
 DO $rename$
 DECLARE
@@ -790,7 +790,7 @@ RETURN ops.fit_name(p_parent_table, pg_catalog.to_char(p_month, '"_"YYYY"_"MM'))
 COMMENT ON FUNCTION ops.partition_name(name, date) IS
 'Name of the monthly child of a parent: <parent>_YYYY_MM, hashed to fit 63 bytes.';
 
--- What ops_0004 added -----------------------------------------------------------------
+-- What ops_0007 added -----------------------------------------------------------------
 
 DROP FUNCTION ops.maintenance_plan(regclass, timestamptz, integer, text[]);
 DROP FUNCTION ops.has_rows(regclass);

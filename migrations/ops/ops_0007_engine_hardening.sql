@@ -1,6 +1,6 @@
--- ops 0004: maintenance that no other role can silence or break, and that costs little
+-- ops 0007: maintenance that no other role can silence or break, and that costs little
 -- when there is nothing to do.
--- depends: ops_0003_roles
+-- depends: ops_0006_hmac
 --
 -- - Run locks a non-owner cannot take: a row per purpose (maintain, migrate) in the
 --   owner-only table ops.run_locks names the session that runs; a run whose session has
