@@ -47,7 +47,7 @@ def _setup(db: TestDB, schema: str) -> str:
     db.execute(f"ALTER TABLE {schema}.events_default ENABLE ROW LEVEL SECURITY")
     db.execute(f"ALTER TABLE {schema}.events_default FORCE ROW LEVEL SECURITY")
     db.execute(f"INSERT INTO {parent} (created_at, payload, score) VALUES ('2030-03-03', 'a', 1),"
-               " ('2030-03-04', 'b', 2), ('1995-05-05', 'c', 3)")
+               " ('2030-03-04', 'b', 2), ('2005-05-05', 'c', 3)")
     return parent
 
 
@@ -60,7 +60,7 @@ def test_cli_and_sql_paths_build_identical_partitions(db: TestDB) -> None:
     db.execute("CALL ops.run_maintenance(%s::regclass, '2030-02-10')", (via_sql,))
 
     cli, sql = _describe(db, via_cli), _describe(db, via_sql)
-    assert len(cli) == 5  # DEFAULT, 1995-05 (drained), 2030-02, 2030-03 (drained), 2030-04
+    assert len(cli) == 5  # DEFAULT, 2005-05 (drained), 2030-02, 2030-03 (drained), 2030-04
     assert cli == sql
 
     # idempotent, both ways

@@ -45,27 +45,27 @@ def test_ensure_twice_creates_nothing_the_second_time(db: TestDB) -> None:
 
 def test_maintain_moves_far_past_and_future_rows_home(db: TestDB) -> None:
     parent = make_parent(db, "demo", premake=1)
-    for stamp in ("1980-06-01", "1980-06-30 23:59:59+00", "2150-01-01", "2150-02-01"):
+    for stamp in ("2001-06-01", "2001-06-30 23:59:59+00", "2098-01-01", "2098-02-01"):
         db.execute(f"INSERT INTO {parent} (created_at, payload) VALUES (%s, 'p')", (stamp,))
     report = _json(db.cli("maintain", "--json"))
     drained = {d["partition"]: d["rows_moved"] for d in _demo(report)["drained"]}
-    assert drained == {"demo.events_1980_06": 2, "demo.events_2150_01": 1, "demo.events_2150_02": 1}
-    assert rows_by_partition(db, parent) == {"demo.events_1980_06": 2, "demo.events_2150_01": 1,
-                                             "demo.events_2150_02": 1}
+    assert drained == {"demo.events_2001_06": 2, "demo.events_2098_01": 1, "demo.events_2098_02": 1}
+    assert rows_by_partition(db, parent) == {"demo.events_2001_06": 2, "demo.events_2098_01": 1,
+                                             "demo.events_2098_02": 1}
     again = db.cli("maintain")
     assert again.returncode == 0 and "0 changes" in again.stdout
 
 
 def test_dry_run_prints_exact_ddl_and_changes_nothing(db: TestDB) -> None:
     parent = make_parent(db, "demo", premake=0, retention="1 month")
-    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('1990-01-01')")
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2005-01-01')")
     db.query("SELECT * FROM ops.ensure_partitions(%s::regclass, '2020-01-01', 0)", (parent,))
     before, log_before = _catalog(db, "demo"), db.scalar("SELECT count(*) FROM ops.maintenance_log")
     result = db.cli("maintain", "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "CREATE TABLE demo.events_1990_01 (" in result.stdout
-    assert "ALTER TABLE demo.events ATTACH PARTITION demo.events_1990_01 FOR VALUES FROM" in result.stdout
-    assert "DELETE FROM demo.events_default" in result.stdout
+    assert "CREATE TABLE demo.events_2005_01 (" in result.stdout
+    assert "ALTER TABLE demo.events ATTACH PARTITION demo.events_2005_01 FOR VALUES FROM" in result.stdout
+    assert "DELETE FROM ONLY demo.events_default" in result.stdout
     assert "DROP TABLE demo.events_2020_01;" in result.stdout
     assert "noqa" not in result.stdout
     assert _catalog(db, "demo") == before
@@ -95,7 +95,7 @@ def test_detach_mode_through_the_cli_keeps_the_rows(db: TestDB) -> None:
 
 def test_maintain_loser_exits_zero_or_waits(db: TestDB) -> None:
     parent = make_parent(db, "demo", premake=0)
-    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('1999-01-01')")
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2009-01-01')")
     with psycopg.connect(db.url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s, %s)", MAINTAIN_LOCK)
         loser = db.cli("maintain")
@@ -126,6 +126,8 @@ def test_two_maintain_runs_started_together(db: TestDB) -> None:
     assert [r.returncode for r in runs] == [0, 0], outs
     reports = [json.loads(out) for out, _ in outs]
     assert sum(1 for r in reports if r.get("locked_out")) <= 1
+    # one run creates at most 12 months per table from DEFAULT rows: one more run ends the drain
+    assert db.cli("maintain").returncode == 0
     assert db.scalar("SELECT count(*) FROM ops.maintenance_log WHERE action = 'drain'"
                      " AND parent_schema LIKE 'demo%%'") == 6 * 24
     assert db.scalar("SELECT count(*) FROM ops.maintenance_log WHERE action = 'error'") == 0
@@ -167,3 +169,40 @@ def test_partitions_list(db: TestDB) -> None:
     assert entry["partitions"][0]["default"] is True
     text = db.cli("partitions", "list")
     assert text.returncode == 0 and "demo.events_default" in text.stdout and "DEFAULT" in text.stdout
+
+
+def test_maintain_prints_one_line_per_table_that_changed(db: TestDB) -> None:
+    busy = make_parent(db, "demo_busy", premake=0, retention="1 month")
+    make_parent(db, "demo_idle", premake=0)
+    stuck = make_parent(db, "demo_stuck", premake=0)
+    db.query("SELECT * FROM ops.ensure_partitions(%s::regclass, '2020-01-01', 0)", (busy,))
+    db.execute(f"INSERT INTO {busy} (created_at) VALUES ('2030-01-02'), ('2030-01-03'), ('2030-02-02')")
+    db.execute(f"INSERT INTO {stuck} (created_at) VALUES ('1999-12-31'), ('infinity')")
+    tables = db.scalar("SELECT count(*) FROM ops.partitioned_tables")
+    result = db.cli("maintain")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [busy, stuck]
+    assert lines[0].startswith(f"{busy}: 2 drained (3 rows moved), 1 dropped (")
+    assert lines[1].startswith(f"{stuck}: 2 rows kept in DEFAULT (their time is NULL, infinite or outside")
+    assert lines[-1].startswith(f"{tables} tables, 3 changes, ") and lines[-1].endswith(": ok")
+    again = db.cli("maintain")
+    assert again.stdout.splitlines()[:-1] == [line for line in again.stdout.splitlines()[:-1]
+                                              if line.startswith(stuck)]
+    assert again.stdout.splitlines()[-1].startswith(f"{tables} tables, 0 changes, ")
+
+
+def test_json_is_one_object_on_one_line_even_for_a_dry_run(db: TestDB) -> None:
+    parent = make_parent(db, "demo", premake=0)
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2030-05-05')")
+    for args in (("maintain", "--json", "--dry-run"), ("maintain", "--json"), ("partitions", "list", "--json")):
+        result = db.cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("\n") == 1, args
+        json.loads(result.stdout)
+    dry = json.loads(db.cli("maintain", "--json", "--dry-run").stdout)
+    assert dry["tables"] and all(t["drained"] == [] for t in dry["tables"])  # it ran meanwhile: nothing left
+    db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2031-06-06')")
+    dry = json.loads(db.cli("maintain", "--json", "--dry-run").stdout)
+    step = next(t for t in dry["tables"] if t["parent"] == parent)["drained"][0]
+    assert step["partition"] == "demo.events_2031_06" and "ATTACH PARTITION demo.events_2031_06" in step["sql"]

@@ -26,7 +26,7 @@ def test_pg_cron_runs_maintenance(db: TestDB, server_url: str) -> None:
             pytest.skip("pg_cron is not in shared_preload_libraries of this server")
         admin.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
         parent = make_parent(db, "demo", premake=0)
-        db.execute(f"INSERT INTO {parent} (created_at) VALUES ('1991-01-01'), ('2091-01-01')")
+        db.execute(f"INSERT INTO {parent} (created_at) VALUES ('2001-01-01'), ('2091-01-01')")
         job = admin.execute("SELECT cron.schedule_in_database(%s, '* * * * *', 'CALL ops.run_maintenance()', %s)",
                             (f"schema-tool maintain {db.name}", db.name)).fetchone()[0]
         try:
