@@ -24,6 +24,7 @@ WORKER_FUNCTIONS = [
     "SELECT scrapifie.record_job_webhook_delivery(%(job)s, true)",
     "SELECT scrapifie.webhook_signature(%(hook)s, 'payload')",
     "SELECT scrapifie.record_webhook_delivery(%(hook)s, true)",
+    "SELECT * FROM scrapifie.complete_and_claim_scrape_job(NULL, 'w', NULL)",
 ]
 
 

@@ -119,7 +119,8 @@ def test_every_function_is_commented_and_definers_pin_search_path(db: TestDB) ->
         "submit_scrape_job", "cancel_scrape_job", "revoke_api_key", "confirm_user_email",
         "invalidate_user_sessions", "add_credits", "deduct_credits",
         # the worker's queue functions (the worker role has no table privilege)
-        "claim_scrape_jobs", "complete_scrape_job", "fail_scrape_job", "expire_timed_out_jobs", "due_job_webhooks",
+        "claim_scrape_jobs", "complete_scrape_job", "complete_and_claim_scrape_job", "fail_scrape_job",
+        "expire_timed_out_jobs", "due_job_webhooks",
         "record_job_webhook_delivery", "record_webhook_delivery",
     }
     assert all(r[3][0] == "search_path=pg_catalog, pg_temp" for r in rows if r[2])
