@@ -1,13 +1,18 @@
-"""scrapifie benchmarks (issue 6), each side by side in one run:
+"""scrapifie benchmarks (issues 6 and 14), each side by side in one run:
 
-- job claim throughput with 1, 4 and 8 workers, each claiming one job at a time and
-  marking it done (and, at 8 workers, ours claiming batches of 10): ours (scrapifie.claim_scrape_jobs) vs procrastinate's fetch-job
-  (procrastinate_fetch_job_v2 / procrastinate_finish_job_v1, its own schema.sql loaded
-  into a database of the same server), and vs the seed's two-statement poll (SELECT the
-  next pending job, then UPDATE it), counting the jobs that poll hands out twice;
-- deduct_credits under contention (16 connections on one organization): ours vs a naive
-  read-then-write (SELECT the balance, then UPDATE it to balance - amount), counting the
-  credits the naive version loses to lost updates.
+- job claim+finish with 1, 4 and 8 workers, one job per call, as scrapifie_worker (the role
+  workers use: functions only): ours as two calls (claim_scrape_jobs + complete_scrape_job)
+  and as one (complete_and_claim_scrape_job: completes the held job, claims the next) vs
+  procrastinate's fetch-job (procrastinate_fetch_job_v2 / procrastinate_finish_job_v1, its
+  own schema.sql loaded into a database of the same server); at 8 workers, ours claiming
+  batches of 10 too; and vs the seed's two-statement poll (SELECT the next pending job, then
+  UPDATE it), counting the jobs that poll hands out twice. Every run asserts that no job was
+  handed to two workers;
+- the same claim loop with 1M finished jobs (and their 2M events) in the tables vs an empty
+  history: depth must not slow the queue;
+- deduct_credits under contention (16 connections of scrapifie_app on one organization): ours
+  vs a naive read-then-write (SELECT the balance, then UPDATE it to balance - amount), counting
+  the credits the naive version loses to lost updates.
 
 procrastinate comes with the `bench` extra (`.venv/bin/pip install -e '.[bench]'`); its
 schema.sql is found through BENCH_PROCRASTINATE_SQL, the installed package, or a throwaway
@@ -26,42 +31,53 @@ from harness import Bench, Result, procrastinate_schema, race
 
 JOBS = int(os.environ.get("BENCH_JOBS", "3000"))
 WORKERS = (1, 4, 8)
+DEPTH = int(os.environ.get("BENCH_DEPTH", "1000000"))
+DEPTH_WORKERS = 4
 DEDUCT_CONNECTIONS = 16
 DEDUCTIONS = int(os.environ.get("BENCH_DEDUCTIONS", "300"))
+CLAIM = "SELECT id, attempt FROM scrapifie.claim_scrape_jobs(%s, 'default', %s)"
+COMPLETE = "SELECT scrapifie.complete_scrape_job(%s, %s, %s)"
+LOOP = "SELECT id, attempt FROM scrapifie.complete_and_claim_scrape_job(%s, %s, %s)"
 
 
 # -- job queue ---------------------------------------------------------------------------
 
-def _load_ours(conn: psycopg.Connection, org: Any) -> None:
-    conn.execute("TRUNCATE scrapifie.scrape_jobs CASCADE")
+def _load_ours(conn: psycopg.Connection, org: Any, jobs: int = JOBS) -> None:
+    conn.execute("DELETE FROM scrapifie.scrape_jobs WHERE status <> 'completed' OR url LIKE 'https://bench.test/%%'")
     conn.execute("INSERT INTO scrapifie.scrape_jobs (organization_id, url, url_hash, queue_name, priority, created_at)"
                  " SELECT %s, 'https://bench.test/' || g, '-', 'default', 1 + g %% 10,"
-                 " now() - interval '1 hour' + g * interval '1 ms' FROM generate_series(1, %s) g", (org, JOBS))
+                 " now() - interval '1 hour' + g * interval '1 ms' FROM generate_series(1, %s) g", (org, jobs))
     conn.execute("VACUUM ANALYZE scrapifie.scrape_jobs")
 
 
-def _ours_worker(conn: psycopg.Connection, i: int) -> list[Any]:
-    done = []
-    while True:
-        row = conn.execute("SELECT id FROM scrapifie.claim_scrape_jobs(%s, 'default', 1)", (f"w{i}",)).fetchone()
-        if row is None:
-            return done
-        conn.execute("UPDATE scrapifie.scrape_jobs SET status = 'completed', completed_at = now() WHERE id = %s",
-                     row)
-        done.append(row[0])
-
-
-def _ours_batch_worker(conn: psycopg.Connection, i: int) -> list[Any]:
-    """claim_scrape_jobs' batch: ten jobs per claim, finished together."""
+def _two_calls(conn: psycopg.Connection, i: int, batch: int = 1) -> list[Any]:
+    """claim_scrape_jobs, then complete_scrape_job for each job claimed."""
+    conn.execute("SET ROLE scrapifie_worker")
     done: list[Any] = []
     while True:
-        ids = [r[0] for r in conn.execute("SELECT id FROM scrapifie.claim_scrape_jobs(%s, 'default', 10)",
-                                          (f"w{i}",)).fetchall()]
-        if not ids:
+        jobs = conn.execute(CLAIM, (f"w{i}", batch)).fetchall()
+        if not jobs:
             return done
-        conn.execute("UPDATE scrapifie.scrape_jobs SET status = 'completed', completed_at = now()"
-                     " WHERE id = ANY(%s)", (ids,))
-        done += ids
+        for job, attempt in jobs:
+            conn.execute(COMPLETE, (job, f"w{i}", attempt))
+            done.append(job)
+
+
+def _batch_of_ten(conn: psycopg.Connection, i: int) -> list[Any]:
+    return _two_calls(conn, i, 10)
+
+
+def _one_call(conn: psycopg.Connection, i: int) -> list[Any]:
+    """complete_and_claim_scrape_job: each call completes the job held and claims the next."""
+    conn.execute("SET ROLE scrapifie_worker")
+    done: list[Any] = []
+    job, attempt = None, None
+    while True:
+        got = conn.execute(LOOP, (job, f"w{i}", attempt)).fetchone()
+        if got is None:
+            return done
+        job, attempt = got
+        done.append(job)
 
 
 def _seed_poll_worker(conn: psycopg.Connection, i: int) -> list[Any]:
@@ -98,6 +114,19 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[Any]:
         done.append(job[0])
 
 
+def _exact(url: str, n: int, work: Any, jobs: int = JOBS) -> float:
+    """Seconds for n workers to drain the queue; every job handed to exactly one worker."""
+    elapsed, got = race(url, n, work)
+    claimed = [j for w in got for j in w]
+    assert len(claimed) == len(set(claimed)) == jobs, (len(claimed), len(set(claimed)))
+    return elapsed
+
+
+def _org(conn: psycopg.Connection, slug: str) -> Any:
+    return conn.execute("INSERT INTO scrapifie.organizations (name, slug, billing_email) VALUES (%s, %s, %s)"
+                        " RETURNING id", (slug, slug, f"b@{slug}.test")).fetchone()[0]
+
+
 def queue(bench: Bench) -> list[Result]:
     url = bench.fresh_db("bench_scrapifie_queue", systems=["scrapifie"])
     schema = procrastinate_schema()
@@ -110,36 +139,72 @@ def queue(bench: Bench) -> list[Result]:
         bench.skip("job claim+finish vs procrastinate (the seed's poll is still compared)", "procrastinate")
     results = []
     with psycopg.connect(url, autocommit=True) as admin:
-        org = admin.execute("INSERT INTO scrapifie.organizations (name, slug, billing_email)"
-                            " VALUES ('bench', 'bench', 'b@bench.test') RETURNING id").fetchone()[0]
+        org = _org(admin, "bench")
         for n in WORKERS:
+            label = f"{n} worker{'s' * (n > 1)}"
             _load_ours(admin, org)
-            t_ours, got = race(url, n, _ours_worker)
-            claimed = [j for w in got for j in w]
-            assert len(claimed) == len(set(claimed)) == JOBS
+            t_two = _exact(url, n, _two_calls)
+            _load_ours(admin, org)
+            t_one = _exact(url, n, _one_call)
             if theirs_url:
                 with psycopg.connect(theirs_url, autocommit=True) as theirs:
                     _load_procrastinate(theirs)
-                t_theirs, got = race(theirs_url, n, _procrastinate_worker)
-                fetched = [j for w in got for j in w]
-                assert len(fetched) == len(set(fetched)) == JOBS
-                results.append(Result(f"job claim+finish, {n} worker{'s' * (n > 1)}", JOBS / t_ours,
-                                      JOBS / t_theirs, "procrastinate 3 fetch_job_v2", "jobs/s"))
+                t_theirs = _exact(theirs_url, n, _procrastinate_worker)
+                name = "procrastinate 3 fetch_job_v2"
+                results.append(Result(f"job claim+finish, {label}: claim + complete (2 calls)", JOBS / t_two,
+                                      JOBS / t_theirs, name, "jobs/s", ">= 1.2x"))
+                results.append(Result(f"job claim+finish, {label}: complete_and_claim (1 call)", JOBS / t_one,
+                                      JOBS / t_theirs, name, "jobs/s", ">= 1.2x"))
                 if n == WORKERS[-1]:  # procrastinate fetches one job per call; ours can take a batch
                     _load_ours(admin, org)
-                    t_batch, got = race(url, n, _ours_batch_worker)
-                    assert len({j for w in got for j in w}) == JOBS
-                    results.append(Result(f"job claim+finish, {n} workers, ours in batches of 10", JOBS / t_batch,
+                    t_batch = _exact(url, n, _batch_of_ten)
+                    results.append(Result(f"job claim+finish, {label}, ours in batches of 10", JOBS / t_batch,
                                           JOBS / t_theirs, "procrastinate 3 fetch_job_v2 (one per call)", "jobs/s"))
             _load_ours(admin, org)
             t_poll, got = race(url, n, _seed_poll_worker)
             polled = [j for w in got for j in w]
-            results.append(Result(f"job claim+finish, {n} worker{'s' * (n > 1)}", JOBS / t_ours, len(polled) / t_poll,
+            results.append(Result(f"job claim+finish, {label}: complete_and_claim", JOBS / t_one, len(polled) / t_poll,
                                   "seed's two-statement poll", "jobs/s"))
             if n > 1:
-                results.append(Result(f"jobs handed to two workers, {n} workers", 0,
-                                      len(polled) - len(set(polled)), "seed's two-statement poll", "jobs"))
+                results.append(Result(f"jobs handed to two workers, {label}", 0, len(polled) - len(set(polled)),
+                                      "seed's two-statement poll", "jobs"))
     return results
+
+
+def _best_of_two(admin: psycopg.Connection, org: Any, url: str) -> float:
+    times = []
+    for _ in range(2):
+        _load_ours(admin, org)
+        times.append(_exact(url, DEPTH_WORKERS, _one_call))
+    return min(times)
+
+
+def depth(bench: Bench) -> list[Result]:
+    """The claim loop over a queue of JOBS with DEPTH finished jobs (2 events each) behind it."""
+    url = bench.fresh_db("bench_scrapifie_depth", systems=["scrapifie"])
+    with psycopg.connect(url, autocommit=True) as admin:
+        org = _org(admin, "depth")
+        t_empty = _best_of_two(admin, org, url)
+        # history as the queue leaves it: loaded in bulk (triggers and foreign-key checks off
+        # for the load only; the rows are consistent by construction)
+        admin.execute("SET session_replication_role = replica")
+        admin.execute("INSERT INTO scrapifie.scrape_jobs (organization_id, url, url_hash, queue_name, status, attempts,"
+                      " worker_id, created_at, started_at, completed_at, credits_estimated, credits_charged)"
+                      " SELECT %s, 'https://old.test/' || g, encode(sha256(('https://old.test/' || g)::bytea), 'hex'),"
+                      " 'default', 'completed', 1, 'w' || g %% 8, now() - interval '20 days' + g * interval '1 s',"
+                      " now() - interval '20 days' + g * interval '1 s', now() - interval '20 days' + g * interval '1 s',"
+                      " 1, 1 FROM generate_series(1, %s) g", (org, DEPTH))
+        admin.execute("INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data, worker_id,"
+                      " created_at) SELECT j.id, j.organization_id, e.kind, jsonb_build_object('attempt', 1),"
+                      " j.worker_id, greatest(j.completed_at, date_trunc('month', now()))"
+                      " FROM scrapifie.scrape_jobs j CROSS JOIN (VALUES ('job.started'), ('job.completed')) e (kind)"
+                      " WHERE j.status = 'completed'")
+        admin.execute("RESET session_replication_role")
+        admin.execute("VACUUM ANALYZE scrapifie.scrape_jobs")
+        admin.execute("VACUUM ANALYZE scrapifie.job_events")
+        t_deep = _best_of_two(admin, org, url)
+    return [Result(f"claim loop, {DEPTH_WORKERS} workers, {DEPTH:,} finished jobs and {2 * DEPTH:,} events behind",
+                   JOBS / t_deep, JOBS / t_empty, "the same queue with an empty history", "jobs/s", ">= 0.9x")]
 
 
 # -- credits ----------------------------------------------------------------------------------
@@ -159,6 +224,8 @@ def credits(bench: Bench) -> list[Result]:
                                  (org,)).fetchone()[0]
 
         def ours(conn: psycopg.Connection, i: int) -> int:
+            conn.execute("SET ROLE scrapifie_app")
+            conn.execute("SELECT set_config('app.organization_id', %s, false)", (str(org),))
             return sum(amounts[i] for _ in range(DEDUCTIONS) if conn.execute(
                 "SELECT scrapifie.deduct_credits(%s, %s)", (org, amounts[i])).fetchone()[0])
 
@@ -187,4 +254,4 @@ def credits(bench: Bench) -> list[Result]:
 
 
 def run(bench: Bench) -> list[Result]:
-    return queue(bench) + credits(bench)
+    return queue(bench) + depth(bench) + credits(bench)

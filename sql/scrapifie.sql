@@ -122,14 +122,43 @@ CREATE TYPE scrapifie.user_role AS ENUM (
 COMMENT ON TYPE scrapifie.user_role IS 'Roles of a user in an organization; domain of users.role.';
 
 --
+-- Name: acting_organization(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.acting_organization() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_org uuid := nullif(current_setting('app.organization_id', TRUE), '')::uuid;
+BEGIN
+    IF v_org IS NULL THEN
+        RAISE EXCEPTION 'no organization is acting (SET LOCAL app.organization_id)'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN v_org;
+END
+$$;
+
+--
+-- Name: FUNCTION acting_organization(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.acting_organization() IS 'The organization named by app.organization_id in this transaction; insufficient_privilege when none is set. SECURITY DEFINER functions that act for a tenant check their argument against it.';
+
+--
 -- Name: add_credits(uuid, bigint); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    IF amount IS NULL OR amount <= 0 THEN
+    PERFORM scrapifie.require_tenant(org_id);
+    IF amount IS NULL THEN
+        RAISE EXCEPTION 'amount is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF amount <= 0 THEN
         RAISE EXCEPTION 'credits to add must be positive, got %', amount
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -146,180 +175,145 @@ $$;
 -- Name: FUNCTION add_credits(org_id uuid, amount bigint); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) IS 'Atomically adds amount (positive) credits to the organization; no_data_found if it does not exist.';
+COMMENT ON FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) IS 'For scrapifie_billing: atomically adds amount (positive) credits to the acting organization (insufficient_privilege for another); no_data_found if it does not exist or is deleted.';
 
 --
--- Name: generate_api_key_prefix(); Type: FUNCTION; Schema: scrapifie
+-- Name: assign_invoice_number(); Type: FUNCTION; Schema: scrapifie
 --
 
-CREATE FUNCTION scrapifie.generate_api_key_prefix() RETURNS character varying
-    LANGUAGE sql
-    RETURN ('sk_'::text || "left"(replace((gen_random_uuid())::text, '-'::text, ''::text), 8));
+CREATE FUNCTION scrapifie.assign_invoice_number() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.invoice_number IS NULL THEN
+        NEW.invoice_number := scrapifie.generate_invoice_number();
+    END IF;
+    RETURN NEW;
+END
+$$;
 
 --
--- Name: FUNCTION generate_api_key_prefix(); Type: COMMENT; Schema: scrapifie
+-- Name: FUNCTION assign_invoice_number(); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.generate_api_key_prefix() IS 'A random visible key prefix sk_xxxxxxxx (default of api_keys.key_prefix).';
-
-SET default_table_access_method = heap;
-
---
--- Name: api_keys; Type: TABLE; Schema: scrapifie
---
-
-CREATE TABLE scrapifie.api_keys (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    organization_id uuid NOT NULL,
-    created_by_user_id uuid,
-    key_prefix character varying(12) DEFAULT scrapifie.generate_api_key_prefix() NOT NULL,
-    key_hash character varying(64) NOT NULL,
-    name character varying(100) NOT NULL,
-    description text,
-    scopes jsonb DEFAULT '["scrape:read", "scrape:write"]'::jsonb NOT NULL,
-    allowed_ips inet[],
-    allowed_domains character varying(255)[],
-    rate_limit_override integer,
-    max_concurrent_override integer,
-    credits_limit bigint,
-    environment character varying(20) DEFAULT 'production'::character varying NOT NULL,
-    expires_at timestamp with time zone,
-    last_used_at timestamp with time zone,
-    last_used_ip inet,
-    last_used_user_agent text,
-    usage_count bigint DEFAULT 0,
-    is_active boolean DEFAULT true,
-    revoked_at timestamp with time zone,
-    revoked_by_user_id uuid,
-    revoke_reason character varying(255),
-    metadata jsonb DEFAULT '{}'::jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT api_keys_valid_environment CHECK (((environment)::text = ANY ((ARRAY['development'::character varying, 'staging'::character varying, 'production'::character varying])::text[]))),
-    CONSTRAINT api_keys_valid_scopes CHECK ((jsonb_typeof(scopes) = 'array'::text))
-);
-
---
--- Name: TABLE api_keys; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON TABLE scrapifie.api_keys IS 'API keys for authentication (only the SHA-256 hash of a key is stored)';
-
---
--- Name: COLUMN api_keys.key_prefix; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.api_keys.key_prefix IS 'Visible prefix for key identification (sk_xxxx)';
-
---
--- Name: COLUMN api_keys.key_hash; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.api_keys.key_hash IS 'SHA-256 hash of the full API key';
-
---
--- Name: COLUMN api_keys.scopes; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.api_keys.scopes IS 'Array of permission scopes: JSON array of strings, e.g. ["scrape:read", "scrape:write"]';
-
---
--- Name: COLUMN api_keys.metadata; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.api_keys.metadata IS 'Free-form JSON object of application data';
-
---
--- Name: organizations; Type: TABLE; Schema: scrapifie
---
-
-CREATE TABLE scrapifie.organizations (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name character varying(255) NOT NULL,
-    slug character varying(100) NOT NULL,
-    billing_email character varying(255) NOT NULL,
-    technical_email character varying(255),
-    plan_id character varying(50) DEFAULT 'starter'::character varying NOT NULL,
-    subscription_status character varying(20) DEFAULT 'trialing'::character varying NOT NULL,
-    stripe_customer_id character varying(255),
-    stripe_subscription_id character varying(255),
-    credits_balance bigint DEFAULT 0 NOT NULL,
-    credits_included_monthly bigint DEFAULT 100000 NOT NULL,
-    credits_overage_rate numeric(10,6) DEFAULT 0.000050,
-    credits_reset_at timestamp with time zone,
-    rate_limit_per_second integer DEFAULT 10 NOT NULL,
-    max_concurrent_jobs integer DEFAULT 50 NOT NULL,
-    max_batch_size integer DEFAULT 1000 NOT NULL,
-    data_retention_days integer DEFAULT 7 NOT NULL,
-    features jsonb DEFAULT '{"webhooks": true, "batch_api": true, "js_rendering": true, "mobile_proxies": false, "priority_queue": false, "captcha_solving": false, "dedicated_support": false, "residential_proxies": false}'::jsonb NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    CONSTRAINT organizations_positive_concurrent CHECK ((max_concurrent_jobs > 0)),
-    CONSTRAINT organizations_positive_credits CHECK ((credits_balance >= 0)),
-    CONSTRAINT organizations_positive_rate_limit CHECK ((rate_limit_per_second > 0)),
-    CONSTRAINT organizations_valid_plan CHECK (((plan_id)::text = ANY ((ARRAY['free'::character varying, 'starter'::character varying, 'growth'::character varying, 'business'::character varying, 'enterprise'::character varying])::text[]))),
-    CONSTRAINT organizations_valid_status CHECK (((subscription_status)::text = ANY ((ARRAY['trialing'::character varying, 'active'::character varying, 'past_due'::character varying, 'canceled'::character varying, 'unpaid'::character varying, 'paused'::character varying])::text[])))
-);
-
---
--- Name: TABLE organizations; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON TABLE scrapifie.organizations IS 'Customer organizations/tenants';
-
---
--- Name: COLUMN organizations.slug; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.organizations.slug IS 'URL-safe unique identifier';
-
---
--- Name: COLUMN organizations.credits_balance; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.organizations.credits_balance IS 'Current credit balance; never negative (organizations_positive_credits): usage beyond it is refused by deduct_credits(), except on the enterprise plan, whose overage is billed through usage_records';
-
---
--- Name: COLUMN organizations.credits_reset_at; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.organizations.credits_reset_at IS 'When reset_monthly_credits() last refilled the balance; it refills once per subscription period';
-
---
--- Name: COLUMN organizations.features; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.organizations.features IS 'Feature flags as JSON object: {"js_rendering": bool, "residential_proxies": bool, "mobile_proxies": bool, "captcha_solving": bool, "webhooks": bool, "batch_api": bool, "priority_queue": bool, "dedicated_support": bool}';
-
---
--- Name: COLUMN organizations.metadata; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.organizations.metadata IS 'Free-form JSON object of application data';
+COMMENT ON FUNCTION scrapifie.assign_invoice_number() IS 'Trigger function: invoices.invoice_number := generate_invoice_number() on insert. Only the owner can give an explicit number (e.g. importing legacy invoices): no application role may write the column.';
 
 --
 -- Name: authenticate_api_key(text, inet, text); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.authenticate_api_key(raw_key text, client_ip inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text) RETURNS TABLE(organization_id uuid, api_key_id uuid, scopes jsonb)
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- UPDATE scrapifie.api_keys k SET last_used_at = now(), last_used_ip = COALESCE(authenticate_api_key.client_ip, k.last_used_ip), last_used_user_agent = COALESCE(authenticate_api_key.user_agent, k.last_used_user_agent), usage_count = (COALESCE(k.usage_count, (0)::bigint) + 1)
-    FROM scrapifie.organizations o
-   WHERE (((k.key_hash)::text = encode(sha256(convert_to(authenticate_api_key.raw_key, 'UTF8'::name)), 'hex'::text)) AND (k.is_active = true) AND (k.revoked_at IS NULL) AND ((k.expires_at IS NULL) OR (k.expires_at > now())) AND (o.id = k.organization_id) AND (o.deleted_at IS NULL))
-   RETURNING k.organization_id,
-     k.id,
-     k.scopes;
-END;
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF authenticate_api_key.raw_key IS NULL THEN
+        RAISE EXCEPTION 'raw key is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+    UPDATE scrapifie.api_keys AS k
+    SET
+        last_used_at = now(),
+        last_used_ip = coalesce(authenticate_api_key.client_ip, k.last_used_ip),
+        last_used_user_agent = coalesce(left(authenticate_api_key.user_agent, 1000), k.last_used_user_agent),
+        usage_count = coalesce(k.usage_count, 0) + 1
+    FROM scrapifie.organizations AS o
+    WHERE
+        k.key_hash = encode(sha256(convert_to(authenticate_api_key.raw_key, 'UTF8')), 'hex')
+        AND k.is_active = TRUE
+        AND k.revoked_at IS NULL
+        AND (k.expires_at IS NULL OR k.expires_at > now())
+        AND o.id = k.organization_id
+        AND o.deleted_at IS NULL
+    RETURNING k.organization_id, k.id, k.scopes;
+END
+$$;
 
 --
 -- Name: FUNCTION authenticate_api_key(raw_key text, client_ip inet, user_agent text); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.authenticate_api_key(raw_key text, client_ip inet, user_agent text) IS 'The organization, key id and scopes of an active, unrevoked, unexpired key of a live organization (looked up by SHA-256 of raw_key), recording its use; no row for every other key, whatever the reason.';
+COMMENT ON FUNCTION scrapifie.authenticate_api_key(raw_key text, client_ip inet, user_agent text) IS 'The organization, key id and scopes of an active, unrevoked, unexpired key of a live organization (looked up by SHA-256 of raw_key), recording its use; no row for every other key, whatever the reason. A NULL key is null_value_not_allowed.';
+
+--
+-- Name: base32_decode(text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.base32_decode(p_text text) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+DECLARE
+    v_clean text := upper(translate(p_text, ' =-', ''));
+    v_buffer bigint := 0;
+    v_bits integer := 0;
+    v_hex text := '';
+BEGIN
+    IF v_clean !~ '^[A-Z2-7]*$' THEN
+        RAISE EXCEPTION 'not base32 (RFC 4648)' USING ERRCODE = 'invalid_text_representation';
+    END IF;
+    FOR i IN 1..length(v_clean) LOOP
+        v_buffer := ((v_buffer << 5) | (strpos('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', substr(v_clean, i, 1)) - 1)) & 65535;
+        v_bits := v_bits + 5;
+        IF v_bits >= 8 THEN
+            v_bits := v_bits - 8;
+            v_hex := v_hex || lpad(to_hex((v_buffer >> v_bits) & 255), 2, '0');
+        END IF;
+    END LOOP;
+    RETURN decode(v_hex, 'hex');
+END
+$_$;
+
+--
+-- Name: FUNCTION base32_decode(p_text text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.base32_decode(p_text text) IS 'Bytes of an RFC 4648 base32 text (case, spaces, dashes and padding ignored); invalid_text_representation otherwise.';
+
+--
+-- Name: job_options_valid(jsonb); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.job_options_valid(p_options jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    -- one expression, no query: the CHECK runs on every write of a job, claims included
+    -- (a loop over jsonb_each() cost three times as much; an inlined SQL body ten times,
+    -- since every statement that writes the table prepares its CHECKs anew)
+    RETURN
+        jsonb_typeof(p_options) = 'object'
+        AND p_options - '{render_js,wait_for,wait_time,timeout,screenshot,pdf,extract}'::text [] = '{}'::jsonb
+        AND coalesce(jsonb_typeof(p_options -> 'render_js'), 'boolean') = 'boolean'
+        AND coalesce(jsonb_typeof(p_options -> 'screenshot'), 'boolean') = 'boolean'
+        AND coalesce(jsonb_typeof(p_options -> 'pdf'), 'boolean') = 'boolean'
+        AND coalesce(jsonb_typeof(p_options -> 'extract'), 'null') IN ('null', 'object', 'array')
+        AND CASE coalesce(jsonb_typeof(p_options -> 'wait_for'), 'null')
+            WHEN 'null' THEN TRUE
+            WHEN 'string' THEN length(p_options ->> 'wait_for') <= 1000
+            ELSE FALSE
+        END
+        AND CASE coalesce(jsonb_typeof(p_options -> 'wait_time'), 'absent')
+            WHEN 'absent' THEN TRUE
+            WHEN 'number' THEN (p_options -> 'wait_time')::numeric BETWEEN 0 AND 60000
+            ELSE FALSE
+        END
+        AND CASE coalesce(jsonb_typeof(p_options -> 'timeout'), 'absent')
+            WHEN 'absent' THEN TRUE
+            WHEN 'number' THEN (p_options -> 'timeout')::numeric BETWEEN 1000 AND 600000
+            ELSE FALSE
+        END;
+END
+$$;
+
+--
+-- Name: FUNCTION job_options_valid(p_options jsonb); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.job_options_valid(p_options jsonb) IS 'True when scrape job options are a JSON object of known keys only: render_js, screenshot, pdf (booleans), wait_for (selector string up to 1000 characters, or null), extract (object, array or null), wait_time (number of ms, 0..60000), timeout (number of ms, 1000..600000). The rule of scrape_jobs_valid_options.';
+
+SET default_table_access_method = heap;
 
 --
 -- Name: scrape_jobs; Type: TABLE; Schema: scrapifie
@@ -373,12 +367,14 @@ CREATE TABLE scrapifie.scrape_jobs (
     client_reference character varying(255),
     idempotency_key character varying(255),
     metadata jsonb DEFAULT '{}'::jsonb,
+    CONSTRAINT scrape_jobs_non_negative_credits CHECK (((credits_estimated >= 0) AND (credits_charged >= 0))),
     CONSTRAINT scrape_jobs_valid_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
-    CONSTRAINT scrape_jobs_valid_engine CHECK (((engine)::text = ANY ((ARRAY['auto'::character varying, 'http'::character varying, 'browser'::character varying, 'stealth'::character varying])::text[]))),
-    CONSTRAINT scrape_jobs_valid_method CHECK (((method)::text = ANY ((ARRAY['GET'::character varying, 'POST'::character varying, 'PUT'::character varying, 'PATCH'::character varying, 'DELETE'::character varying, 'HEAD'::character varying, 'OPTIONS'::character varying])::text[]))),
+    CONSTRAINT scrape_jobs_valid_engine CHECK (((engine)::text = ANY ('{auto,http,browser,stealth}'::text[]))),
+    CONSTRAINT scrape_jobs_valid_method CHECK (((method)::text = ANY ('{GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS}'::text[]))),
+    CONSTRAINT scrape_jobs_valid_options CHECK (scrapifie.job_options_valid(options)),
     CONSTRAINT scrape_jobs_valid_priority CHECK (((priority >= 1) AND (priority <= 10))),
-    CONSTRAINT scrape_jobs_valid_proxy_tier CHECK (((proxy_tier)::text = ANY ((ARRAY['datacenter'::character varying, 'residential'::character varying, 'mobile'::character varying, 'isp'::character varying])::text[]))),
-    CONSTRAINT scrape_jobs_valid_status CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'queued'::character varying, 'running'::character varying, 'completed'::character varying, 'failed'::character varying, 'canceled'::character varying, 'timeout'::character varying])::text[])))
+    CONSTRAINT scrape_jobs_valid_proxy_tier CHECK (((proxy_tier)::text = ANY ('{datacenter,residential,mobile,isp}'::text[]))),
+    CONSTRAINT scrape_jobs_valid_status CHECK (((status)::text = ANY ('{pending,queued,running,completed,failed,canceled,timeout}'::text[])))
 );
 
 --
@@ -397,13 +393,13 @@ COMMENT ON COLUMN scrapifie.scrape_jobs.url_hash IS 'SHA-256 hash for deduplicat
 -- Name: COLUMN scrape_jobs.headers; Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON COLUMN scrapifie.scrape_jobs.headers IS 'JSON object of request headers: {"Header-Name": "value"}';
+COMMENT ON COLUMN scrapifie.scrape_jobs.headers IS 'JSON object of request headers: {"Header-Name": "value"}; may carry the tenant''s cookies and tokens: returned to the worker that claims the job, never readable by schema_tool_readonly';
 
 --
 -- Name: COLUMN scrape_jobs.options; Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON COLUMN scrapifie.scrape_jobs.options IS 'JSON object: {"render_js": bool, "wait_for": selector|null, "wait_time": ms, "timeout": ms, "screenshot": bool, "pdf": bool, "extract": extraction rules|null}';
+COMMENT ON COLUMN scrapifie.scrape_jobs.options IS 'JSON object of known keys only (scrape_jobs_valid_options, job_options_valid()): {"render_js": bool, "wait_for": selector|null, "wait_time": ms 0..60000, "timeout": ms 1000..600000, "screenshot": bool, "pdf": bool, "extract": extraction rules (object or array)|null}';
 
 --
 -- Name: COLUMN scrape_jobs.priority; Type: COMMENT; Schema: scrapifie
@@ -418,10 +414,22 @@ COMMENT ON COLUMN scrapifie.scrape_jobs.priority IS 'Queue priority 1-10 (10 hig
 COMMENT ON COLUMN scrapifie.scrape_jobs.queue_name IS 'Queue the job waits in; NULL is the queue ''default''';
 
 --
+-- Name: COLUMN scrape_jobs.credits_estimated; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.scrape_jobs.credits_estimated IS 'Credits the job costs (calculate_job_credits(), set by trigger); charged on completion';
+
+--
 -- Name: COLUMN scrape_jobs.credit_breakdown; Type: COMMENT; Schema: scrapifie
 --
 
 COMMENT ON COLUMN scrapifie.scrape_jobs.credit_breakdown IS 'JSON showing credit calculation: {"engine": n, "proxy": n, "screenshot": n, "pdf": n}';
+
+--
+-- Name: COLUMN scrape_jobs.webhook_secret; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.scrape_jobs.webhook_secret IS 'Secret the job''s webhook is signed with (job_webhook_signature()); writable by the tenant, readable by nobody';
 
 --
 -- Name: COLUMN scrape_jobs.error_details; Type: COMMENT; Schema: scrapifie
@@ -440,60 +448,135 @@ COMMENT ON COLUMN scrapifie.scrape_jobs.metadata IS 'Free-form JSON object of cl
 --
 
 CREATE FUNCTION scrapifie.calculate_job_credits(job scrapifie.scrape_jobs) RETURNS bigint
-    LANGUAGE sql IMMUTABLE
-    RETURN ((((CASE (job).engine WHEN 'browser'::text THEN 5 WHEN 'stealth'::text THEN 10 ELSE 1 END + CASE (job).proxy_tier WHEN 'residential'::text THEN 3 WHEN 'mobile'::text THEN 10 WHEN 'isp'::text THEN 5 ELSE 0 END) + CASE WHEN (((job).options ->> 'screenshot'::text) = 'true'::text) THEN 2 ELSE 0 END) + CASE WHEN (((job).options ->> 'pdf'::text) = 'true'::text) THEN 3 ELSE 0 END))::bigint;
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF job IS NULL THEN
+        RAISE EXCEPTION 'job is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN (
+        CASE job.engine WHEN 'browser' THEN 5 WHEN 'stealth' THEN 10 ELSE 1 END
+        + CASE job.proxy_tier WHEN 'residential' THEN 3 WHEN 'mobile' THEN 10 WHEN 'isp' THEN 5 ELSE 0 END
+        + CASE WHEN job.options ->> 'screenshot' = 'true' THEN 2 ELSE 0 END
+        + CASE WHEN job.options ->> 'pdf' = 'true' THEN 3 ELSE 0 END
+    )::bigint;
+END
+$$;
 
 --
 -- Name: FUNCTION calculate_job_credits(job scrapifie.scrape_jobs); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.calculate_job_credits(job scrapifie.scrape_jobs) IS 'Credits a job costs: engine (http/auto 1, browser 5, stealth 10) + proxy tier (datacenter 0, residential 3, isp 5, mobile 10) + screenshot 2 + pdf 3.';
+COMMENT ON FUNCTION scrapifie.calculate_job_credits(job scrapifie.scrape_jobs) IS 'Credits a job costs: engine (http/auto 1, browser 5, stealth 10) + proxy tier (datacenter 0, residential 3, isp 5, mobile 10) + screenshot 2 + pdf 3. NULL is null_value_not_allowed.';
 
 --
 -- Name: calculate_url_hash(text); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.calculate_url_hash(url text) RETURNS character varying
-    LANGUAGE sql IMMUTABLE STRICT
-    RETURN encode(sha256(convert_to(url, 'UTF8'::name)), 'hex'::text);
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF url IS NULL THEN
+        RAISE EXCEPTION 'url is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN encode(sha256(convert_to(url, 'UTF8')), 'hex');
+END
+$$;
 
 --
 -- Name: FUNCTION calculate_url_hash(url text); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.calculate_url_hash(url text) IS 'SHA-256 of a URL (its UTF-8 bytes) as 64 lowercase hex digits.';
+COMMENT ON FUNCTION scrapifie.calculate_url_hash(url text) IS 'SHA-256 of a URL (its UTF-8 bytes) as 64 lowercase hex digits; NULL is null_value_not_allowed.';
+
+--
+-- Name: cancel_scrape_job(uuid); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.cancel_scrape_job(p_job_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+    v_status text;
+BEGIN
+    IF p_job_id IS NULL THEN
+        RAISE EXCEPTION 'job id is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT j.status INTO v_status
+    FROM scrapifie.scrape_jobs AS j
+    WHERE j.id = p_job_id AND j.organization_id = v_org
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % not found', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_status NOT IN ('pending', 'queued', 'running') THEN
+        RETURN FALSE;
+    END IF;
+    UPDATE scrapifie.scrape_jobs AS j
+    SET status = 'canceled', completed_at = now(), timeout_at = NULL
+    WHERE j.id = p_job_id;
+    INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data)
+    VALUES (p_job_id, v_org, 'job.canceled', jsonb_build_object('was', v_status));
+    RETURN TRUE;
+END
+$$;
+
+--
+-- Name: FUNCTION cancel_scrape_job(p_job_id uuid); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.cancel_scrape_job(p_job_id uuid) IS 'Cancels a pending, queued or running job of the acting organization (job.canceled; a worker holding it can no longer complete it); false when it had already finished, no_data_found when it is not one of the organization''s jobs.';
 
 --
 -- Name: check_organization_credits(uuid, bigint); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) RETURNS boolean
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT COALESCE(bool_or((((o.plan_id)::text = 'enterprise'::text) OR (o.credits_balance >= check_organization_credits.required_credits))), false) AS "coalesce"
-    FROM scrapifie.organizations o
-   WHERE ((o.id = check_organization_credits.org_id) AND (o.deleted_at IS NULL));
-END;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF org_id IS NULL OR required_credits IS NULL THEN
+        RAISE EXCEPTION 'organization id and required credits are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF required_credits <= 0 THEN
+        RAISE EXCEPTION 'required credits must be positive, got %', required_credits
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN coalesce((
+        SELECT o.plan_id = 'enterprise' OR o.credits_balance >= required_credits
+        FROM scrapifie.organizations AS o
+        WHERE o.id = org_id AND o.deleted_at IS NULL
+    ), FALSE);
+END
+$$;
 
 --
 -- Name: FUNCTION check_organization_credits(org_id uuid, required_credits bigint); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) IS 'True when the organization can spend required_credits now: enterprise plans always, others when the balance covers it. False for an unknown, deleted or (under RLS) invisible organization.';
+COMMENT ON FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) IS 'True when the organization can spend required_credits (positive) now: enterprise plans always, others when the balance covers it. False for an unknown, deleted or (under RLS) invisible organization; NULL arguments are null_value_not_allowed.';
 
 --
 -- Name: claim_scrape_jobs(text, text, integer); Type: FUNCTION; Schema: scrapifie
 --
 
-CREATE FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text DEFAULT 'default'::text, batch integer DEFAULT 1) RETURNS SETOF scrapifie.scrape_jobs
+CREATE FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text DEFAULT 'default'::text, batch integer DEFAULT 1) RETURNS TABLE(id uuid, organization_id uuid, attempt integer, max_attempts integer, url text, method character varying, headers jsonb, body text, engine character varying, options jsonb, proxy_tier character varying, proxy_country character varying, proxy_city character varying, proxy_session_id character varying, user_agent text, priority integer, queue_name character varying, webhook_url text, started_at timestamp with time zone, timeout_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+#variable_conflict use_column
 BEGIN
-    IF claim_scrape_jobs.worker_id IS NULL OR claim_scrape_jobs.worker_id = '' THEN
-        RAISE EXCEPTION 'worker_id is required' USING ERRCODE = 'invalid_parameter_value';
+    IF claim_scrape_jobs.worker_id IS NULL OR claim_scrape_jobs.queue IS NULL OR claim_scrape_jobs.batch IS NULL THEN
+        RAISE EXCEPTION 'worker_id, queue and batch are required' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF claim_scrape_jobs.batch IS NULL OR claim_scrape_jobs.batch NOT BETWEEN 1 AND 1000 THEN
+    IF claim_scrape_jobs.worker_id = '' OR length(claim_scrape_jobs.worker_id) > 100 THEN
+        RAISE EXCEPTION 'worker_id must be 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF claim_scrape_jobs.batch NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'batch must be between 1 and 1000, got %', claim_scrape_jobs.batch
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -502,7 +585,8 @@ BEGIN
         -- idx_jobs_queue in order; rows another worker holds are skipped, not waited for
         SELECT j.id
         FROM scrapifie.scrape_jobs AS j
-        WHERE j.status IN ('pending', 'queued')
+        WHERE
+            j.status IN ('pending', 'queued')
             AND coalesce(j.queue_name, 'default') = claim_scrape_jobs.queue
         ORDER BY j.priority DESC, j.created_at ASC
         LIMIT claim_scrape_jobs.batch
@@ -511,14 +595,16 @@ BEGIN
 
     claimed AS (
         UPDATE scrapifie.scrape_jobs AS j
-        SET status = 'running',
+        SET
+            status = 'running',
             worker_id = claim_scrape_jobs.worker_id,
             started_at = now(),
             completed_at = NULL,
             attempts = j.attempts + 1,
+            -- options.timeout (ms) clamped into its documented range whatever the row holds
             timeout_at = now() + make_interval(secs => CASE
                 WHEN jsonb_typeof(j.options -> 'timeout') = 'number'
-                    THEN greatest((j.options ->> 'timeout')::numeric, 1000) / 1000
+                    THEN least(greatest((j.options ->> 'timeout')::numeric, 1000), 600000) / 1000
                 ELSE 30
             END)
         FROM picked AS p
@@ -537,7 +623,12 @@ BEGIN
         FROM claimed AS c
     )
 
-    SELECT c.* FROM claimed AS c ORDER BY c.priority DESC, c.created_at ASC;
+    SELECT
+        c.id, c.organization_id, c.attempts, c.max_attempts, c.url, c.method, c.headers, c.body, c.engine,
+        c.options, c.proxy_tier, c.proxy_country, c.proxy_city, c.proxy_session_id, c.user_agent, c.priority,
+        c.queue_name, c.webhook_url, c.started_at, c.timeout_at
+    FROM claimed AS c
+    ORDER BY c.priority DESC, c.created_at ASC;
 END
 $$;
 
@@ -545,7 +636,7 @@ $$;
 -- Name: FUNCTION claim_scrape_jobs(worker_id text, queue text, batch integer); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text, batch integer) IS 'Claims up to batch pending/queued jobs of a queue (NULL queue_name is ''default''), highest priority then oldest first, with FOR UPDATE SKIP LOCKED: marks them running for worker_id, counts the attempt, sets started_at and timeout_at (options.timeout ms, default 30 s), writes job.started events, returns the jobs. A job is never handed to two workers.';
+COMMENT ON FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text, batch integer) IS 'For scrapifie_worker: claims up to batch pending/queued jobs of a queue (NULL queue_name is ''default''), highest priority then oldest first, with FOR UPDATE SKIP LOCKED: marks them running for worker_id, counts the attempt, sets started_at and timeout_at (options.timeout ms clamped to 1000..600000), writes job.started events, returns what the worker needs (request headers and body included, no secret) and attempt, the token complete/fail require. A job is never handed to two workers.';
 
 --
 -- Name: cleanup_expired_results(); Type: FUNCTION; Schema: scrapifie
@@ -557,12 +648,19 @@ CREATE FUNCTION scrapifie.cleanup_expired_results() RETURNS integer
 DECLARE
     v_deleted integer;
 BEGIN
-    -- one job.result_expired event per removed result, in the job's organization (the
-    -- seed logged a 'system.cleanup' event for a random job id, which job_events'
-    -- foreign key and event type check both reject)
-    WITH gone AS (
-        DELETE FROM scrapifie.job_results AS r
+    -- one job.result_expired event per removed result, in the job's organization; results
+    -- (or their jobs) locked by someone else's transaction are left for the next run
+    WITH doomed AS (
+        SELECT r.id
+        FROM scrapifie.job_results AS r
         WHERE r.expires_at < now()
+        FOR UPDATE SKIP LOCKED
+    ),
+
+    gone AS (
+        DELETE FROM scrapifie.job_results AS r
+        USING doomed AS d
+        WHERE r.id = d.id
         RETURNING r.id, r.job_id, r.organization_id, r.expires_at
     ),
 
@@ -592,7 +690,7 @@ $$;
 -- Name: FUNCTION cleanup_expired_results(); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.cleanup_expired_results() IS 'Deletes job results past expires_at, clears scrape_jobs.result_id pointing at them, logs one job.result_expired event per result; returns how many it deleted. Maintenance (owner role).';
+COMMENT ON FUNCTION scrapifie.cleanup_expired_results() IS 'Deletes job results past expires_at, clears scrape_jobs.result_id pointing at them, logs one job.result_expired event per result; returns how many it deleted. Results locked by another transaction are left for the next run. Maintenance (owner role).';
 
 --
 -- Name: cleanup_old_jobs(integer); Type: FUNCTION; Schema: scrapifie
@@ -604,13 +702,23 @@ CREATE FUNCTION scrapifie.cleanup_old_jobs(retention_days integer DEFAULT 90) RE
 DECLARE
     v_deleted integer;
 BEGIN
-    IF retention_days IS NULL OR retention_days < 1 THEN
-        RAISE EXCEPTION 'retention_days must be at least 1, got %', retention_days
+    IF retention_days IS NULL THEN
+        RAISE EXCEPTION 'retention_days is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF retention_days NOT BETWEEN 1 AND 36500 THEN
+        RAISE EXCEPTION 'retention_days must be between 1 and 36500, got %', retention_days
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- jobs locked by someone else's transaction are left for the next run
     DELETE FROM scrapifie.scrape_jobs AS j
-    WHERE j.created_at < now() - make_interval(days => cleanup_old_jobs.retention_days)
-        AND j.status IN ('completed', 'failed', 'canceled', 'timeout');
+    WHERE j.id IN (
+        SELECT o.id
+        FROM scrapifie.scrape_jobs AS o
+        WHERE
+            o.created_at < now() - make_interval(days => cleanup_old_jobs.retention_days)
+            AND o.status IN ('completed', 'failed', 'canceled', 'timeout')
+        FOR UPDATE SKIP LOCKED
+    );
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
     RETURN v_deleted;
 END
@@ -620,18 +728,326 @@ $$;
 -- Name: FUNCTION cleanup_old_jobs(retention_days integer); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.cleanup_old_jobs(retention_days integer) IS 'Deletes finished jobs (completed, failed, canceled, timeout) created more than retention_days (at least 1) ago, with their results and events; returns how many jobs. Maintenance (owner role).';
+COMMENT ON FUNCTION scrapifie.cleanup_old_jobs(retention_days integer) IS 'Deletes finished jobs (completed, failed, canceled, timeout) created more than retention_days (1..36500) ago, with their results and events; returns how many jobs. Jobs locked by another transaction are left for the next run. Maintenance (owner role).';
+
+--
+-- Name: complete_and_claim_scrape_job(uuid, text, integer, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text DEFAULT 'default'::text) RETURNS TABLE(id uuid, organization_id uuid, attempt integer, max_attempts integer, url text, method character varying, headers jsonb, body text, engine character varying, options jsonb, proxy_tier character varying, proxy_country character varying, proxy_city character varying, proxy_session_id character varying, user_agent text, priority integer, queue_name character varying, webhook_url text, started_at timestamp with time zone, timeout_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_worker_id IS NULL OR p_queue IS NULL OR (p_job_id IS NULL) <> (p_attempt IS NULL) THEN
+        RAISE EXCEPTION 'worker id and queue are required, job id and attempt go together'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_worker_id = '' OR length(p_worker_id) > 100 THEN
+        RAISE EXCEPTION 'worker_id must be 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+        -- Lock order: the held job first (waiting for it if need be), then the next one
+        -- (never waited for: SKIP LOCKED). targets reads held before picked, so a worker that
+        -- waits holds no other job, and two workers cannot deadlock over each other's jobs.
+        WITH held AS (
+            SELECT j.id
+            FROM scrapifie.scrape_jobs AS j
+            WHERE
+                j.id = p_job_id AND j.status = 'running' AND j.worker_id = p_worker_id
+                AND j.attempts = p_attempt
+            FOR UPDATE
+        ),
+
+        picked AS (
+            -- idx_jobs_queue in order; rows another worker holds are skipped, not waited for
+            SELECT j.id
+            FROM scrapifie.scrape_jobs AS j
+            WHERE
+                j.status IN ('pending', 'queued')
+                AND coalesce(j.queue_name, 'default') = p_queue
+            ORDER BY j.priority DESC, j.created_at ASC
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        ),
+
+        targets AS (
+            SELECT
+                h.id,
+                TRUE AS done
+            FROM held AS h
+            UNION ALL
+            SELECT
+                p.id,
+                FALSE AS done
+            FROM picked AS p
+        ),
+
+        changed AS (
+            UPDATE scrapifie.scrape_jobs AS j
+            SET
+                status = CASE WHEN t.done THEN 'completed' ELSE 'running' END,
+                worker_id = p_worker_id,
+                started_at = CASE WHEN t.done THEN j.started_at ELSE now() END,
+                completed_at = CASE WHEN t.done THEN now() END,
+                credits_charged = CASE WHEN t.done THEN j.credits_estimated ELSE j.credits_charged END,
+                attempts = CASE WHEN t.done THEN j.attempts ELSE j.attempts + 1 END,
+                -- options.timeout (ms) clamped into its documented range whatever the row holds
+                timeout_at = CASE WHEN NOT t.done THEN now() + make_interval(secs => CASE
+                    WHEN jsonb_typeof(j.options -> 'timeout') = 'number'
+                        THEN least(greatest((j.options ->> 'timeout')::numeric, 1000), 600000) / 1000
+                    ELSE 30
+                END) END
+            FROM targets AS t
+            -- the fence again here: a concurrent change of the held row (expired, canceled) is
+            -- re-checked against its latest version before this update applies
+            WHERE
+                j.id = t.id
+                AND CASE
+                    WHEN t.done THEN j.status = 'running' AND j.worker_id = p_worker_id AND j.attempts = p_attempt
+                    ELSE j.status IN ('pending', 'queued')
+                END
+            RETURNING j.*, t.done
+        ),
+
+        logged AS (
+            INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data, worker_id, duration_ms)
+            SELECT
+                c.id,
+                c.organization_id,
+                CASE WHEN c.done THEN 'job.completed' ELSE 'job.started' END,
+                CASE
+                    WHEN c.done THEN jsonb_build_object('attempt', c.attempts)
+                    ELSE jsonb_build_object('attempt', c.attempts, 'queue', p_queue)
+                END,
+                p_worker_id,
+                CASE WHEN c.done THEN least(extract(EPOCH FROM now() - c.started_at) * 1000, 2147483647)::integer END
+            FROM changed AS c
+        )
+
+        SELECT
+            c.id, c.organization_id, c.attempts, c.max_attempts, c.url, c.method, c.headers, c.body, c.engine,
+            c.options, c.proxy_tier, c.proxy_country, c.proxy_city, c.proxy_session_id, c.user_agent, c.priority,
+            c.queue_name, c.webhook_url, c.started_at, c.timeout_at
+        FROM changed AS c
+        WHERE NOT c.done
+        UNION ALL
+        -- the held job was not completed: the whole statement fails, the claim with it
+        SELECT
+            scrapifie.lost_job(p_job_id, p_worker_id, p_attempt),
+            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL
+        WHERE p_job_id IS NOT NULL AND NOT EXISTS (SELECT FROM changed AS c WHERE c.done);
+END
+$$;
+
+--
+-- Name: FUNCTION complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text) IS 'For scrapifie_worker: completes the job it holds (as complete_scrape_job without a result: running, this worker, this attempt; job.completed) and claims its next job from p_queue (as claim_scrape_jobs with batch 1; job.started), in one statement; returns the next job (no row when the queue is empty). Without a job (both p_job_id and p_attempt NULL) it only claims. no_data_found, and nothing claimed, when the job is not running this attempt for this worker.';
+
+--
+-- Name: complete_scrape_job(uuid, text, integer, jsonb); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb DEFAULT NULL::jsonb) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    v_org uuid;
+    v_result_id uuid;
+    v_unknown text;
+BEGIN
+    IF p_job_id IS NULL OR p_worker_id IS NULL OR p_attempt IS NULL THEN
+        RAISE EXCEPTION 'job id, worker id and attempt are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_result IS NULL THEN
+        -- the common path: one statement
+        WITH done AS (
+            UPDATE scrapifie.scrape_jobs AS j
+            SET
+                status = 'completed',
+                completed_at = now(),
+                timeout_at = NULL,
+                credits_charged = j.credits_estimated
+            WHERE
+                j.id = p_job_id AND j.status = 'running' AND j.worker_id = p_worker_id
+                AND j.attempts = p_attempt
+            RETURNING j.id, j.organization_id, j.attempts, j.started_at
+        ),
+
+        logged AS (
+            INSERT INTO scrapifie.job_events (
+                job_id, organization_id, event_type, event_data, worker_id, duration_ms
+            )
+            SELECT
+                d.id,
+                d.organization_id,
+                'job.completed',
+                jsonb_build_object('attempt', d.attempts),
+                p_worker_id,
+                least(extract(EPOCH FROM now() - d.started_at) * 1000, 2147483647)::integer
+            FROM done AS d
+        )
+
+        SELECT d.organization_id INTO v_org FROM done AS d;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'job % is not running attempt % for worker %', p_job_id, p_attempt, p_worker_id
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    IF jsonb_typeof(p_result) <> 'object' THEN
+        RAISE EXCEPTION 'result must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k.name INTO v_unknown
+    FROM jsonb_object_keys(p_result) AS k (name)
+    WHERE k.name IN ('id', 'job_id', 'organization_id', 'created_at', 'expires_at')
+        OR NOT EXISTS (
+            SELECT FROM pg_catalog.pg_attribute AS a
+            WHERE a.attrelid = 'scrapifie.job_results'::regclass AND a.attname = k.name
+                AND a.attnum > 0 AND NOT a.attisdropped
+        )
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'result key % is not a column the worker may set', v_unknown
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT j.organization_id INTO v_org
+    FROM scrapifie.scrape_jobs AS j
+    WHERE j.id = p_job_id AND j.status = 'running' AND j.worker_id = p_worker_id AND j.attempts = p_attempt
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % is not running attempt % for worker %', p_job_id, p_attempt, p_worker_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    DELETE FROM scrapifie.job_results AS r WHERE r.job_id = p_job_id;
+    INSERT INTO scrapifie.job_results (
+        job_id, organization_id, status_code, status_text, headers, cookies, content_type, content_length,
+        content_encoding, final_url, redirect_count, content_storage_type, content_inline, content_minio_bucket,
+        content_minio_key, content_hash, content_compressed, extracted_title, extracted_text, extracted_links,
+        extracted_images, extracted_data, screenshot_minio_bucket, screenshot_minio_key,
+        screenshot_thumbnail_key, screenshot_width, screenshot_height, screenshot_format, pdf_minio_bucket,
+        pdf_minio_key, pdf_page_count, dns_time_ms, connect_time_ms, tls_time_ms, ttfb_ms, download_time_ms,
+        render_time_ms, total_time_ms, detection_score, protection_detected, captcha_encountered, captcha_type,
+        captcha_solved, captcha_solve_time_ms, proxy_ip, proxy_country, proxy_provider
+    )
+    SELECT
+        p_job_id, v_org, r.status_code, r.status_text, r.headers, r.cookies, r.content_type, r.content_length,
+        r.content_encoding, r.final_url, coalesce(r.redirect_count, 0), coalesce(r.content_storage_type, 'inline'),
+        r.content_inline, r.content_minio_bucket, r.content_minio_key, r.content_hash,
+        coalesce(r.content_compressed, FALSE), r.extracted_title, r.extracted_text, r.extracted_links,
+        r.extracted_images, r.extracted_data, r.screenshot_minio_bucket, r.screenshot_minio_key,
+        r.screenshot_thumbnail_key, r.screenshot_width, r.screenshot_height, coalesce(r.screenshot_format, 'png'),
+        r.pdf_minio_bucket, r.pdf_minio_key, r.pdf_page_count, r.dns_time_ms, r.connect_time_ms, r.tls_time_ms,
+        r.ttfb_ms, r.download_time_ms, r.render_time_ms, r.total_time_ms, r.detection_score,
+        r.protection_detected, coalesce(r.captcha_encountered, FALSE), r.captcha_type,
+        coalesce(r.captcha_solved, FALSE), r.captcha_solve_time_ms, r.proxy_ip, r.proxy_country, r.proxy_provider
+    FROM jsonb_populate_record(NULL::scrapifie.job_results, p_result) AS r
+    RETURNING job_results.id INTO v_result_id;
+    UPDATE scrapifie.scrape_jobs AS j
+    SET
+        status = 'completed',
+        completed_at = now(),
+        timeout_at = NULL,
+        credits_charged = j.credits_estimated,
+        result_id = v_result_id
+    WHERE j.id = p_job_id;
+    INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data, worker_id, duration_ms)
+    SELECT
+        j.id,
+        j.organization_id,
+        'job.completed',
+        jsonb_build_object('attempt', j.attempts, 'result_id', v_result_id),
+        p_worker_id,
+        least(extract(EPOCH FROM now() - j.started_at) * 1000, 2147483647)::integer
+    FROM scrapifie.scrape_jobs AS j
+    WHERE j.id = p_job_id;
+    RETURN v_result_id;
+END
+$$;
+
+--
+-- Name: FUNCTION complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb) IS 'For scrapifie_worker: marks a job it holds (running, this worker, this attempt) completed, charges credits_estimated into credits_charged, stores the result (a JSON object keyed by job_results columns, replacing an earlier one; NULL: none) and writes job.completed; returns the result id. no_data_found when the job is not running this attempt for this worker (timed out and requeued, canceled, deleted).';
+
+--
+-- Name: confirm_user_email(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.confirm_user_email(p_user_id uuid, p_email text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+BEGIN
+    IF p_user_id IS NULL OR p_email IS NULL THEN
+        RAISE EXCEPTION 'user id and email are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM FROM scrapifie.users AS u
+    WHERE u.id = p_user_id AND u.organization_id = v_org AND u.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    UPDATE scrapifie.users AS u
+    SET email_verified_at = coalesce(u.email_verified_at, now())
+    WHERE u.id = p_user_id AND lower(u.email) = lower(p_email);
+    RETURN FOUND;
+END
+$$;
+
+--
+-- Name: FUNCTION confirm_user_email(p_user_id uuid, p_email text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.confirm_user_email(p_user_id uuid, p_email text) IS 'Marks the user''s email verified when p_email is (still) the user''s email, after the application has checked the confirmation link; false when the email has changed since. Changing the email clears it (trigger users_reset_email_verification).';
 
 --
 -- Name: create_api_key(uuid, text, jsonb, text, timestamp with time zone, uuid); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.create_api_key(p_organization_id uuid, p_name text, p_scopes jsonb DEFAULT NULL::jsonb, p_environment text DEFAULT 'production'::text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_created_by_user_id uuid DEFAULT NULL::uuid) RETURNS TABLE(api_key_id uuid, raw_key text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_prefix text := scrapifie.generate_api_key_prefix();
 BEGIN
+    PERFORM scrapifie.require_tenant(p_organization_id);
+    IF p_name IS NULL OR p_environment IS NULL THEN
+        RAISE EXCEPTION 'name and environment are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF btrim(p_name) = '' OR length(p_name) > 100 THEN
+        RAISE EXCEPTION 'name must be 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_scopes IS NOT NULL AND (
+        jsonb_typeof(p_scopes) <> 'array'
+        OR EXISTS (SELECT FROM jsonb_array_elements(p_scopes) AS s (scope) WHERE jsonb_typeof(s.scope) <> 'string')
+    ) THEN
+        RAISE EXCEPTION 'scopes must be a JSON array of strings' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_expires_at <= now() THEN
+        RAISE EXCEPTION 'expiry % is not in the future', p_expires_at USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (
+        SELECT FROM scrapifie.organizations AS o WHERE o.id = p_organization_id AND o.deleted_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'organization % not found', p_organization_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_created_by_user_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM scrapifie.users AS u WHERE u.id = p_created_by_user_id AND u.organization_id = p_organization_id
+    ) THEN
+        RAISE EXCEPTION 'user % not found', p_created_by_user_id USING ERRCODE = 'no_data_found';
+    END IF;
     -- 2 x 122 random bits (v4 UUIDs, pg_strong_random); only the hash is stored
     raw_key := v_prefix || '_' || replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '');
     INSERT INTO scrapifie.api_keys AS k (
@@ -650,7 +1066,7 @@ $$;
 -- Name: FUNCTION create_api_key(p_organization_id uuid, p_name text, p_scopes jsonb, p_environment text, p_expires_at timestamp with time zone, p_created_by_user_id uuid); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.create_api_key(p_organization_id uuid, p_name text, p_scopes jsonb, p_environment text, p_expires_at timestamp with time zone, p_created_by_user_id uuid) IS 'Creates an API key sk_xxxxxxxx_<64 hex> and returns it once: only its SHA-256 hash and visible prefix are stored. Runs as the caller (RLS applies).';
+COMMENT ON FUNCTION scrapifie.create_api_key(p_organization_id uuid, p_name text, p_scopes jsonb, p_environment text, p_expires_at timestamp with time zone, p_created_by_user_id uuid) IS 'Creates an API key sk_xxxxxxxx_<64 hex> of the acting organization (insufficient_privilege for another) and returns it once: only its SHA-256 hash and visible prefix are stored. Name 1..100 characters, scopes a JSON array of strings, expiry in the future, creator a user of the organization.';
 
 --
 -- Name: create_jobs_partition(); Type: FUNCTION; Schema: scrapifie
@@ -676,10 +1092,15 @@ COMMENT ON FUNCTION scrapifie.create_jobs_partition() IS 'Seed entry point kept 
 --
 
 CREATE FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    IF amount IS NULL OR amount <= 0 THEN
+    PERFORM scrapifie.require_tenant(org_id);
+    IF amount IS NULL THEN
+        RAISE EXCEPTION 'amount is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF amount <= 0 THEN
         RAISE EXCEPTION 'credits to deduct must be positive, got %', amount
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -687,7 +1108,8 @@ BEGIN
     -- re-checks the balance it would leave, so the balance never goes below zero.
     UPDATE scrapifie.organizations AS o
     SET credits_balance = greatest(o.credits_balance - deduct_credits.amount, 0)
-    WHERE o.id = deduct_credits.org_id
+    WHERE
+        o.id = deduct_credits.org_id
         AND o.deleted_at IS NULL
         AND (o.credits_balance >= deduct_credits.amount OR o.plan_id = 'enterprise');
     RETURN FOUND;
@@ -698,14 +1120,47 @@ $$;
 -- Name: FUNCTION deduct_credits(org_id uuid, amount bigint); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) IS 'Atomically takes amount credits from the organization; false (nothing taken) when the balance does not cover it. Enterprise plans (unlimited, see check_organization_credits) always succeed and use their balance down to zero. amount must be positive.';
+COMMENT ON FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) IS 'Atomically takes amount credits from the acting organization (insufficient_privilege for another); false (nothing taken) when the balance does not cover it or the organization is deleted. Enterprise plans (unlimited, see check_organization_credits) always succeed and use their balance down to zero. amount must be positive; NULL arguments are null_value_not_allowed.';
+
+--
+-- Name: due_job_webhooks(integer); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.due_job_webhooks(p_limit integer DEFAULT 100) RETURNS TABLE(job_id uuid, organization_id uuid, webhook_url text, webhook_attempts integer)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_limit IS NULL THEN
+        RAISE EXCEPTION 'limit is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_limit NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 1000, got %', p_limit USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT j.id, j.organization_id, j.webhook_url, coalesce(j.webhook_attempts, 0)
+    FROM scrapifie.scrape_jobs AS j
+    WHERE
+        j.status = 'completed' AND j.webhook_url IS NOT NULL AND j.webhook_sent_at IS NULL
+        AND coalesce(j.webhook_attempts, 0) < 10
+    ORDER BY j.id
+    LIMIT p_limit;
+END
+$$;
+
+--
+-- Name: FUNCTION due_job_webhooks(p_limit integer); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.due_job_webhooks(p_limit integer) IS 'For scrapifie_worker: completed jobs whose webhook was not delivered yet (fewer than 10 attempts), through idx_jobs_webhook_pending. Delivery is at least once: two sweepers may both deliver.';
 
 --
 -- Name: expire_timed_out_jobs(); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.expire_timed_out_jobs() RETURNS TABLE(job_id uuid, outcome text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     RETURN QUERY
@@ -718,7 +1173,8 @@ BEGIN
 
     changed AS (
         UPDATE scrapifie.scrape_jobs AS j
-        SET status = CASE WHEN j.attempts < j.max_attempts THEN 'queued' ELSE 'timeout' END,
+        SET
+            status = CASE WHEN j.attempts < j.max_attempts THEN 'queued' ELSE 'timeout' END,
             queued_at = CASE WHEN j.attempts < j.max_attempts THEN now() ELSE j.queued_at END,
             completed_at = CASE WHEN j.attempts < j.max_attempts THEN NULL ELSE now() END,
             worker_id = CASE WHEN j.attempts < j.max_attempts THEN NULL ELSE j.worker_id END,
@@ -753,7 +1209,84 @@ $$;
 -- Name: FUNCTION expire_timed_out_jobs(); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.expire_timed_out_jobs() IS 'Running jobs past timeout_at: queued again for another attempt while attempts < max_attempts (job.retry_scheduled), else marked timeout (job.timeout). Returns each job and its outcome (retry or timeout). Jobs a worker is updating at that moment are left for the next run. Maintenance (owner role, e.g. every minute from cron).';
+COMMENT ON FUNCTION scrapifie.expire_timed_out_jobs() IS 'Running jobs past timeout_at: queued again for another attempt while attempts < max_attempts (job.retry_scheduled), else marked timeout (job.timeout). Returns each job and its outcome (retry or timeout). The worker that lost the job can no longer complete or fail it (its attempt is stale). Jobs locked at that moment are left for the next run. For scrapifie_worker or cron.';
+
+--
+-- Name: fail_scrape_job(uuid, text, integer, text, text, jsonb, boolean); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text DEFAULT NULL::text, p_error_details jsonb DEFAULT NULL::jsonb, p_retry boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+BEGIN
+    IF p_job_id IS NULL OR p_worker_id IS NULL OR p_attempt IS NULL OR p_error_code IS NULL OR p_retry IS NULL THEN
+        RAISE EXCEPTION 'job id, worker id, attempt, error code and retry are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_error_code = '' OR length(p_error_code) > 50 THEN
+        RAISE EXCEPTION 'error code must be 1 to 50 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_error_details IS NOT NULL AND jsonb_typeof(p_error_details) <> 'object' THEN
+        RAISE EXCEPTION 'error details must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH failed AS (
+        UPDATE scrapifie.scrape_jobs AS j
+        SET
+            status = CASE WHEN p_retry AND j.attempts < j.max_attempts THEN 'queued' ELSE 'failed' END,
+            queued_at = CASE WHEN p_retry AND j.attempts < j.max_attempts THEN now() ELSE j.queued_at END,
+            completed_at = CASE WHEN p_retry AND j.attempts < j.max_attempts THEN NULL ELSE now() END,
+            worker_id = CASE WHEN p_retry AND j.attempts < j.max_attempts THEN NULL ELSE j.worker_id END,
+            timeout_at = NULL,
+            error_code = p_error_code,
+            error_message = p_error_message,
+            error_details = p_error_details
+        WHERE
+            j.id = p_job_id AND j.status = 'running' AND j.worker_id = p_worker_id AND j.attempts = p_attempt
+        RETURNING j.id, j.organization_id, j.status, j.attempts, j.max_attempts
+    ),
+
+    logged AS (
+        INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data, worker_id)
+        SELECT
+            f.id,
+            f.organization_id,
+            CASE WHEN f.status = 'queued' THEN 'job.retry_scheduled' ELSE 'job.failed' END,
+            jsonb_build_object('attempt', f.attempts, 'max_attempts', f.max_attempts, 'error_code', p_error_code),
+            p_worker_id
+        FROM failed AS f
+    )
+
+    SELECT f.status INTO v_status FROM failed AS f;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % is not running attempt % for worker %', p_job_id, p_attempt, p_worker_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN CASE WHEN v_status = 'queued' THEN 'retry' ELSE 'failed' END;
+END
+$$;
+
+--
+-- Name: FUNCTION fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text, p_error_details jsonb, p_retry boolean); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text, p_error_details jsonb, p_retry boolean) IS 'For scrapifie_worker: a failed attempt of a job it holds. Queued again (job.retry_scheduled, returns retry) when p_retry and attempts remain, else failed (job.failed, returns failed). no_data_found when the job is not running this attempt for this worker.';
+
+--
+-- Name: generate_api_key_prefix(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.generate_api_key_prefix() RETURNS character varying
+    LANGUAGE sql
+    RETURN ('sk_'::text || "left"(replace((gen_random_uuid())::text, '-'::text, ''::text), 8));
+
+--
+-- Name: FUNCTION generate_api_key_prefix(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.generate_api_key_prefix() IS 'A random visible key prefix sk_xxxxxxxx (default of api_keys.key_prefix).';
 
 --
 -- Name: generate_invoice_number(); Type: FUNCTION; Schema: scrapifie
@@ -785,77 +1318,43 @@ $$;
 COMMENT ON FUNCTION scrapifie.generate_invoice_number() IS 'Next invoice number INV-YYYYMM-NNNNN of the current month (UTC): unique and gap-free per month under concurrency (a per-month counter row updated in the caller''s transaction). Default of invoices.invoice_number.';
 
 --
--- Name: domain_intelligence; Type: TABLE; Schema: scrapifie
---
-
-CREATE TABLE scrapifie.domain_intelligence (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    domain character varying(255) NOT NULL,
-    protection_type character varying(50),
-    protection_level character varying(20) DEFAULT 'unknown'::character varying,
-    cloudflare_detected boolean DEFAULT false,
-    akamai_detected boolean DEFAULT false,
-    datadome_detected boolean DEFAULT false,
-    perimeterx_detected boolean DEFAULT false,
-    recommended_engine character varying(20) DEFAULT 'auto'::character varying,
-    recommended_proxy_tier character varying(20) DEFAULT 'datacenter'::character varying,
-    requires_js_rendering boolean DEFAULT false,
-    requires_captcha_solving boolean DEFAULT false,
-    avg_response_time_ms integer,
-    success_rate numeric(5,4),
-    total_requests bigint DEFAULT 0,
-    successful_requests bigint DEFAULT 0,
-    detected_rate_limit integer,
-    recommended_delay_ms integer DEFAULT 1000,
-    robots_txt_crawl_delay integer,
-    robots_txt_cached_at timestamp with time zone,
-    last_analyzed_at timestamp with time zone,
-    analysis_version integer DEFAULT 1,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT domain_intelligence_valid_protection_level CHECK (((protection_level)::text = ANY ((ARRAY['unknown'::character varying, 'none'::character varying, 'basic'::character varying, 'medium'::character varying, 'high'::character varying, 'extreme'::character varying])::text[])))
-);
-
---
--- Name: TABLE domain_intelligence; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON TABLE scrapifie.domain_intelligence IS 'Cached intelligence about target domains';
-
---
--- Name: COLUMN domain_intelligence.protection_level; Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON COLUMN scrapifie.domain_intelligence.protection_level IS 'none, basic, medium, high, extreme (unknown until analysed)';
-
---
 -- Name: get_domain_intelligence(text); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.get_domain_intelligence(p_domain text) RETURNS TABLE(domain character varying, protection_type character varying, protection_level character varying, recommended_engine character varying, recommended_proxy_tier character varying, requires_js_rendering boolean, requires_captcha_solving boolean, recommended_delay_ms integer, robots_txt_crawl_delay integer, success_rate numeric, last_analyzed_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT d.domain,
-     d.protection_type,
-     d.protection_level,
-     d.recommended_engine,
-     d.recommended_proxy_tier,
-     d.requires_js_rendering,
-     d.requires_captcha_solving,
-     d.recommended_delay_ms,
-     d.robots_txt_crawl_delay,
-     d.success_rate,
-     d.last_analyzed_at
-    FROM scrapifie.domain_intelligence d
-   WHERE ((d.domain)::text = lower(get_domain_intelligence.p_domain));
-END;
+    AS $$
+BEGIN
+    IF p_domain IS NULL THEN
+        RAISE EXCEPTION 'domain is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF btrim(p_domain) = '' OR length(p_domain) > 255 THEN
+        RAISE EXCEPTION 'domain must be 1 to 255 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT
+        d.domain,
+        d.protection_type,
+        d.protection_level,
+        d.recommended_engine,
+        d.recommended_proxy_tier,
+        d.requires_js_rendering,
+        d.requires_captcha_solving,
+        d.recommended_delay_ms,
+        d.robots_txt_crawl_delay,
+        d.success_rate,
+        d.last_analyzed_at
+    FROM scrapifie.domain_intelligence AS d
+    WHERE d.domain = lower(p_domain);
+END
+$$;
 
 --
 -- Name: FUNCTION get_domain_intelligence(p_domain text); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) IS 'Recommended scraping settings for a domain (matched in lower case); no row when unknown.';
+COMMENT ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) IS 'Recommended scraping settings for a domain (matched in lower case); no row when unknown. SECURITY DEFINER: domain intelligence is shared and not readable by the application or worker roles.';
 
 --
 -- Name: get_fingerprint(text, text, text); Type: FUNCTION; Schema: scrapifie
@@ -962,93 +1461,444 @@ COMMENT ON FUNCTION scrapifie.get_queue_stats() IS 'Per queue: jobs waiting (pen
 --
 
 CREATE FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) RETURNS TABLE(total_requests bigint, successful_requests bigint, failed_requests bigint, credits_used bigint, avg_response_time_ms numeric, success_rate numeric)
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT count(*) AS total_requests,
-     count(*) FILTER (WHERE ((j.status)::text = 'completed'::text)) AS successful_requests,
-     count(*) FILTER (WHERE ((j.status)::text = 'failed'::text)) AS failed_requests,
-     (COALESCE(sum(j.credits_charged), (0)::numeric))::bigint AS credits_used,
-     avg((EXTRACT(epoch FROM (j.completed_at - j.started_at)) * (1000)::numeric)) AS avg_response_time_ms,
-     (((count(*) FILTER (WHERE ((j.status)::text = 'completed'::text)))::numeric / NULLIF((count(*))::numeric, (0)::numeric)) * (100)::numeric) AS success_rate
-    FROM scrapifie.scrape_jobs j
-   WHERE ((j.organization_id = get_usage_summary.org_id) AND (j.created_at >= get_usage_summary.start_date) AND (j.created_at < get_usage_summary.end_date));
-END;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF org_id IS NULL OR start_date IS NULL OR end_date IS NULL THEN
+        RAISE EXCEPTION 'organization id, start and end are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF end_date < start_date THEN
+        RAISE EXCEPTION 'end % is before start %', end_date, start_date USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT
+        count(*)::bigint,
+        count(*) FILTER (WHERE j.status = 'completed')::bigint,
+        count(*) FILTER (WHERE j.status = 'failed')::bigint,
+        coalesce(sum(j.credits_charged), 0)::bigint,
+        avg(extract(EPOCH FROM (j.completed_at - j.started_at)) * 1000)::numeric,
+        (count(*) FILTER (WHERE j.status = 'completed')::numeric / nullif(count(*)::numeric, 0) * 100)::numeric
+    FROM scrapifie.scrape_jobs AS j
+    WHERE
+        j.organization_id = get_usage_summary.org_id
+        AND j.created_at >= get_usage_summary.start_date
+        AND j.created_at < get_usage_summary.end_date;
+END
+$$;
 
 --
 -- Name: FUNCTION get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) IS 'Jobs an organization created in [start_date, end_date): counts, credits charged, mean started-to-completed time (ms) and success rate (percent). Runs as the caller (RLS applies).';
+COMMENT ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) IS 'Jobs an organization created in [start_date, end_date): counts, credits charged, mean started-to-completed time (ms) and success rate (percent). Runs as the caller (RLS applies). NULL arguments are null_value_not_allowed, an end before the start invalid_parameter_value.';
 
 --
--- Name: subscriptions; Type: TABLE; Schema: scrapifie
+-- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: scrapifie
 --
 
-CREATE TABLE scrapifie.subscriptions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    organization_id uuid NOT NULL,
-    plan_id character varying(50) NOT NULL,
-    plan_name character varying(100) NOT NULL,
-    stripe_subscription_id character varying(255),
-    stripe_price_id character varying(255),
-    stripe_product_id character varying(255),
-    billing_cycle character varying(20) DEFAULT 'monthly'::character varying NOT NULL,
-    billing_anchor_day integer,
-    base_price_cents integer NOT NULL,
-    currency character varying(3) DEFAULT 'USD'::character varying NOT NULL,
-    credits_included bigint NOT NULL,
-    credits_overage_rate numeric(10,6),
-    status character varying(20) DEFAULT 'active'::character varying NOT NULL,
-    current_period_start timestamp with time zone NOT NULL,
-    current_period_end timestamp with time zone NOT NULL,
-    trial_start timestamp with time zone,
-    trial_end timestamp with time zone,
-    canceled_at timestamp with time zone,
-    cancel_at_period_end boolean DEFAULT false,
-    ended_at timestamp with time zone,
-    default_payment_method_id character varying(255),
-    metadata jsonb DEFAULT '{}'::jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT subscriptions_valid_anchor CHECK (((billing_anchor_day >= 1) AND (billing_anchor_day <= 28))),
-    CONSTRAINT subscriptions_valid_cycle CHECK (((billing_cycle)::text = ANY ((ARRAY['monthly'::character varying, 'yearly'::character varying])::text[]))),
-    CONSTRAINT subscriptions_valid_status CHECK (((status)::text = ANY ((ARRAY['trialing'::character varying, 'active'::character varying, 'past_due'::character varying, 'canceled'::character varying, 'unpaid'::character varying, 'paused'::character varying])::text[])))
-);
+CREATE FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    v_key bytea := p_key;
+    v_inner bytea;
+    v_outer bytea;
+BEGIN
+    -- a key longer than SHA-256's 64-byte block is hashed first; then zero-padded to it
+    IF length(v_key) > 64 THEN
+        v_key := sha256(v_key);
+    END IF;
+    v_key := v_key || decode(repeat('00', 64 - length(v_key)), 'hex');
+    v_inner := v_key;
+    v_outer := v_key;
+    FOR i IN 0..63 LOOP
+        v_inner := set_byte(v_inner, i, get_byte(v_key, i) # 54);  -- ipad 0x36
+        v_outer := set_byte(v_outer, i, get_byte(v_key, i) # 92);  -- opad 0x5c
+    END LOOP;
+    RETURN sha256(v_outer || sha256(v_inner || p_message));
+END
+$$;
 
 --
--- Name: TABLE subscriptions; Type: COMMENT; Schema: scrapifie
+-- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON TABLE scrapifie.subscriptions IS 'Customer subscription records';
+COMMENT ON FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) IS 'HMAC-SHA256 of a message with a key (RFC 2104 over the built-in sha256(); RFC 4231''s vectors are tested). Webhook signatures are computed with it inside the database, so no secret leaves it.';
 
 --
--- Name: COLUMN subscriptions.metadata; Type: COMMENT; Schema: scrapifie
+-- Name: invalidate_user_sessions(uuid); Type: FUNCTION; Schema: scrapifie
 --
 
-COMMENT ON COLUMN scrapifie.subscriptions.metadata IS 'Free-form JSON object (Stripe metadata)';
+CREATE FUNCTION scrapifie.invalidate_user_sessions(p_user_id uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+    v_version integer;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION 'user id is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE scrapifie.users AS u
+    SET session_version = coalesce(u.session_version, 0) + 1
+    WHERE u.id = p_user_id AND u.organization_id = v_org
+    RETURNING u.session_version INTO v_version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN v_version;
+END
+$$;
+
+--
+-- Name: FUNCTION invalidate_user_sessions(p_user_id uuid); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.invalidate_user_sessions(p_user_id uuid) IS 'Ends every session of a user of the acting organization (session_version + 1); returns the new version.';
+
+--
+-- Name: is_http_url(text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.is_http_url(p_url text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((length(p_url) <= 8192) AND (p_url ~* '^https?://[^\s/?#]+([/?#]\S*)?$'::text));
+
+--
+-- Name: FUNCTION is_http_url(p_url text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.is_http_url(p_url text) IS 'True for an absolute http(s) URL with a host and no whitespace, at most 8192 characters (no javascript:, data:, file: or relative URLs).';
+
+--
+-- Name: job_webhook_signature(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.job_webhook_signature(p_job_id uuid, p_payload text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_secret text;
+BEGIN
+    IF p_job_id IS NULL OR p_payload IS NULL THEN
+        RAISE EXCEPTION 'job id and payload are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT j.webhook_secret INTO v_secret
+    FROM scrapifie.scrape_jobs AS j
+    WHERE j.id = p_job_id AND j.webhook_url IS NOT NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % has no webhook', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN encode(
+        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+    );
+END
+$$;
+
+--
+-- Name: FUNCTION job_webhook_signature(p_job_id uuid, p_payload text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.job_webhook_signature(p_job_id uuid, p_payload text) IS 'Hex HMAC-SHA256 of a webhook payload (its UTF-8 bytes) with the job''s webhook_secret; NULL when the job has no secret (deliver unsigned), no_data_found when it has no webhook. For scrapifie_worker.';
+
+--
+-- Name: lost_job(uuid, text, integer); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.lost_job(p_job_id uuid, p_worker_id text, p_attempt integer) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'job % is not running attempt % for worker %', p_job_id, p_attempt, p_worker_id
+        USING ERRCODE = 'no_data_found';
+END
+$$;
+
+--
+-- Name: FUNCTION lost_job(p_job_id uuid, p_worker_id text, p_attempt integer); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.lost_job(p_job_id uuid, p_worker_id text, p_attempt integer) IS 'Raises no_data_found for a job a worker no longer holds (inside a statement: the whole statement fails).';
+
+--
+-- Name: record_job_webhook_delivery(uuid, boolean, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_job_id IS NULL OR p_success IS NULL THEN
+        RAISE EXCEPTION 'job id and success are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    WITH marked AS (
+        UPDATE scrapifie.scrape_jobs AS j
+        SET
+            webhook_attempts = coalesce(j.webhook_attempts, 0) + 1,
+            webhook_sent_at = CASE WHEN p_success THEN now() ELSE j.webhook_sent_at END,
+            webhook_last_error = CASE WHEN p_success THEN NULL ELSE left(p_error, 1000) END
+        WHERE j.id = p_job_id AND j.webhook_url IS NOT NULL
+        RETURNING j.id, j.organization_id, j.webhook_attempts
+    )
+
+    INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data)
+    SELECT
+        m.id,
+        m.organization_id,
+        CASE WHEN p_success THEN 'webhook.sent' ELSE 'webhook.failed' END,
+        jsonb_build_object('attempt', m.webhook_attempts)
+    FROM marked AS m;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % has no webhook', p_job_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text) IS 'For scrapifie_worker: one delivery attempt of a job''s webhook: counts it, stamps webhook_sent_at on success or keeps the error (first 1000 characters), writes webhook.sent or webhook.failed.';
+
+--
+-- Name: record_webhook_delivery(uuid, boolean); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.record_webhook_delivery(p_webhook_id uuid, p_success boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_webhook_id IS NULL OR p_success IS NULL THEN
+        RAISE EXCEPTION 'webhook id and success are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE scrapifie.webhooks AS w
+    SET
+        last_triggered_at = now(),
+        last_success_at = CASE WHEN p_success THEN now() ELSE w.last_success_at END,
+        last_failure_at = CASE WHEN p_success THEN w.last_failure_at ELSE now() END,
+        failure_count = coalesce(w.failure_count, 0) + CASE WHEN p_success THEN 0 ELSE 1 END,
+        consecutive_failures = CASE WHEN p_success THEN 0 ELSE coalesce(w.consecutive_failures, 0) + 1 END
+    WHERE w.id = p_webhook_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook % not found', p_webhook_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION record_webhook_delivery(p_webhook_id uuid, p_success boolean); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.record_webhook_delivery(p_webhook_id uuid, p_success boolean) IS 'For scrapifie_worker: one delivery to an endpoint of webhooks: stamps last_triggered_at and last_success_at or last_failure_at, counts failures (total and consecutive).';
+
+--
+-- Name: repair_job_options(jsonb); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.repair_job_options(p_options jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    v_out jsonb := '{"render_js": false, "wait_for": null, "wait_time": 0, "timeout": 30000,
+        "screenshot": false, "pdf": false, "extract": null}';
+    v_key text;
+    v_value jsonb;
+    v_type text;
+BEGIN
+    IF jsonb_typeof(p_options) IS DISTINCT FROM 'object' THEN
+        RETURN v_out;
+    END IF;
+    FOR v_key, v_value IN SELECT e.key, e.value FROM jsonb_each(p_options) AS e LOOP
+        v_type := jsonb_typeof(v_value);
+        IF v_key IN ('render_js', 'screenshot', 'pdf') THEN
+            IF v_type = 'boolean' THEN
+                v_out := v_out || jsonb_build_object(v_key, v_value);
+            ELSIF v_type = 'string' AND lower(v_value #>> '{}') IN ('true', 'false') THEN
+                v_out := v_out || jsonb_build_object(v_key, lower(v_value #>> '{}')::boolean);
+            END IF;
+        ELSIF v_key = 'wait_for' AND v_type IN ('null', 'string') THEN
+            v_out := v_out || jsonb_build_object(v_key, left(v_value #>> '{}', 1000));
+        ELSIF v_key = 'extract' AND v_type IN ('null', 'object', 'array') THEN
+            v_out := v_out || jsonb_build_object(v_key, v_value);
+        ELSIF v_key = 'wait_time' AND v_type = 'number' THEN
+            v_out := v_out || jsonb_build_object(v_key, least(greatest(v_value::numeric, 0), 60000));
+        ELSIF v_key = 'timeout' AND v_type = 'number' THEN
+            v_out := v_out || jsonb_build_object(v_key, least(greatest(v_value::numeric, 1000), 600000));
+        END IF;
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+--
+-- Name: FUNCTION repair_job_options(p_options jsonb); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.repair_job_options(p_options jsonb) IS 'Options that pass job_options_valid(), made from any value: valid keys kept, numbers clamped into their range, "true"/"false" strings made booleans, anything else the column default''s value, unknown keys dropped. Used by migrations to repair rows written before the rule existed.';
+
+--
+-- Name: require_tenant(uuid); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.require_tenant(p_organization_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF p_organization_id IS NULL THEN
+        RAISE EXCEPTION 'organization id is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_organization_id <> scrapifie.acting_organization() THEN
+        RAISE EXCEPTION 'organization % is not the acting organization', p_organization_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION require_tenant(p_organization_id uuid); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.require_tenant(p_organization_id uuid) IS 'Raises null_value_not_allowed for NULL and insufficient_privilege unless the organization is the acting one.';
+
+--
+-- Name: reset_email_verification(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.reset_email_verification() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF lower(NEW.email) IS DISTINCT FROM lower(OLD.email) THEN
+        NEW.email_verified_at := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION reset_email_verification(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.reset_email_verification() IS 'Trigger function: a user whose email changes is unverified again (email_verified_at := NULL).';
 
 --
 -- Name: reset_monthly_credits(); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.reset_monthly_credits() RETURNS void
-    LANGUAGE sql
-    BEGIN ATOMIC
- UPDATE scrapifie.organizations o SET credits_balance = s.credits_included, credits_reset_at = now()
-    FROM ( SELECT DISTINCT ON (sub.organization_id) sub.organization_id,
-             sub.credits_included,
-             sub.current_period_start
-            FROM scrapifie.subscriptions sub
-           WHERE (((sub.status)::text = 'active'::text) AND (sub.current_period_start <= now()) AND (sub.current_period_end > now()))
-           ORDER BY sub.organization_id DESC, sub.current_period_start DESC, sub.created_at DESC) s
-   WHERE ((o.id = s.organization_id) AND (o.deleted_at IS NULL) AND ((o.credits_reset_at IS NULL) OR (o.credits_reset_at < s.current_period_start)));
-END;
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_run uuid := gen_random_uuid();
+    v_started timestamptz := clock_timestamp();
+    v_due record;
+BEGIN
+    FOR v_due IN
+        SELECT DISTINCT ON (sub.organization_id)
+            sub.organization_id,
+            sub.credits_included,
+            sub.current_period_start
+        FROM scrapifie.subscriptions AS sub
+        INNER JOIN scrapifie.organizations AS o ON sub.organization_id = o.id
+        WHERE
+            sub.status = 'active'
+            AND sub.current_period_start <= now()
+            AND sub.current_period_end > now()
+            AND o.deleted_at IS NULL
+        ORDER BY sub.organization_id ASC, sub.current_period_start DESC, sub.created_at DESC
+    LOOP
+        BEGIN
+            -- an organization whose row is locked (by a transaction of its own) is left for
+            -- the next run rather than waited for
+            UPDATE scrapifie.organizations AS o
+            SET credits_balance = v_due.credits_included, credits_reset_at = now()
+            WHERE
+                o.id = (
+                    SELECT l.id FROM scrapifie.organizations AS l
+                    WHERE
+                        l.id = v_due.organization_id
+                        AND (l.credits_reset_at IS NULL OR l.credits_reset_at < v_due.current_period_start)
+                    FOR UPDATE SKIP LOCKED
+                );
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'reset_monthly_credits: organization % skipped (%)', v_due.organization_id, sqlstate;
+            PERFORM ops.log_step(
+                v_run, 'scrapifie.organizations'::regclass, 'skip', NULL, 0, v_started,
+                pg_catalog.format('reset_monthly_credits: organization %s skipped (SQLSTATE %s)',
+                    v_due.organization_id, sqlstate)
+            );
+        END;
+    END LOOP;
+END
+$$;
 
 --
 -- Name: FUNCTION reset_monthly_credits(); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.reset_monthly_credits() IS 'Sets each organization with an active subscription in its current period to the period''s credits_included, once per period (idempotent: a second run in the same period changes nothing).';
+COMMENT ON FUNCTION scrapifie.reset_monthly_credits() IS 'Sets each live organization with an active subscription in its current period to the period''s credits_included, once per period (idempotent: a second run in the same period changes nothing); the latest-starting subscription wins. An organization that cannot be reset (a bad row, its row locked) is skipped with a WARNING and a ''skip'' row in ops.maintenance_log; the others are reset. Maintenance.';
+
+--
+-- Name: revoke_api_key(uuid, uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid DEFAULT NULL::uuid, p_reason text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+BEGIN
+    IF p_api_key_id IS NULL THEN
+        RAISE EXCEPTION 'api key id is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(p_reason) > 255 THEN
+        RAISE EXCEPTION 'reason is longer than 255 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM FROM scrapifie.api_keys AS k WHERE k.id = p_api_key_id AND k.organization_id = v_org;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'api key % not found', p_api_key_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_revoked_by_user_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM scrapifie.users AS u WHERE u.id = p_revoked_by_user_id AND u.organization_id = v_org
+    ) THEN
+        RAISE EXCEPTION 'user % not found', p_revoked_by_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    UPDATE scrapifie.api_keys AS k
+    SET is_active = FALSE, revoked_at = now(), revoked_by_user_id = p_revoked_by_user_id, revoke_reason = p_reason
+    WHERE k.id = p_api_key_id AND k.revoked_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+
+--
+-- Name: FUNCTION revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid, p_reason text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid, p_reason text) IS 'Revokes an API key of the acting organization for good (authenticate_api_key refuses it from now on); false when it was already revoked, no_data_found for a key or user outside the organization.';
+
+--
+-- Name: set_job_credits_estimated(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.set_job_credits_estimated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.credits_estimated := scrapifie.calculate_job_credits(NEW);
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION set_job_credits_estimated(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.set_job_credits_estimated() IS 'Trigger function: scrape_jobs.credits_estimated := calculate_job_credits(the row), on insert and when engine, proxy tier or options change (the price is the database''s, never the caller''s).';
 
 --
 -- Name: set_result_expiry(); Type: FUNCTION; Schema: scrapifie
@@ -1094,51 +1944,120 @@ $$;
 COMMENT ON FUNCTION scrapifie.set_url_hash() IS 'Trigger function: scrape_jobs.url_hash := SHA-256 of url, on insert and when url changes.';
 
 --
+-- Name: set_user_password(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.set_user_password(p_user_id uuid, p_password text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+BEGIN
+    IF p_user_id IS NULL OR p_password IS NULL THEN
+        RAISE EXCEPTION 'user id and password are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(p_password) < 8 OR octet_length(p_password) > 72 THEN
+        RAISE EXCEPTION 'password must be 8 characters to 72 bytes (bcrypt)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE scrapifie.users AS u
+    SET
+        password_hash = public.crypt(p_password, public.gen_salt('bf', 10)),
+        password_changed_at = now(),
+        session_version = coalesce(u.session_version, 0) + 1,
+        failed_login_attempts = 0,
+        locked_until = NULL
+    WHERE u.id = p_user_id AND u.organization_id = v_org AND u.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+--
+-- Name: FUNCTION set_user_password(p_user_id uuid, p_password text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.set_user_password(p_user_id uuid, p_password text) IS 'Sets a user''s password (bcrypt, cost 10, in the database) in the acting organization, stamps password_changed_at, ends the user''s sessions (session_version + 1) and clears a lock-out.';
+
+--
 -- Name: submit_scrape_job(uuid, text, text, jsonb, text, text, integer, text, uuid, text, text, text, uuid); Type: FUNCTION; Schema: scrapifie
 --
 
 CREATE FUNCTION scrapifie.submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text DEFAULT NULL::text, p_options jsonb DEFAULT NULL::jsonb, p_engine text DEFAULT 'auto'::text, p_proxy_tier text DEFAULT 'datacenter'::text, p_priority integer DEFAULT 5, p_queue_name text DEFAULT 'default'::text, p_api_key_id uuid DEFAULT NULL::uuid, p_method text DEFAULT 'GET'::text, p_webhook_url text DEFAULT NULL::text, p_client_reference text DEFAULT NULL::text, p_batch_id uuid DEFAULT NULL::uuid) RETURNS TABLE(job_id uuid, created boolean)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_job scrapifie.scrape_jobs;
+    v_options jsonb;
+    v_id uuid;
 BEGIN
-    v_job.engine := p_engine;
-    v_job.proxy_tier := p_proxy_tier;
+    PERFORM scrapifie.require_tenant(p_organization_id);
+    IF p_url IS NULL OR p_engine IS NULL OR p_proxy_tier IS NULL OR p_priority IS NULL OR p_method IS NULL THEN
+        RAISE EXCEPTION 'url, engine, proxy tier, priority and method are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT scrapifie.is_http_url(p_url) THEN
+        RAISE EXCEPTION 'url must be an absolute http(s) URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_webhook_url IS NOT NULL AND NOT scrapifie.is_http_url(p_webhook_url) THEN
+        RAISE EXCEPTION 'webhook url must be an absolute http(s) URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_options IS NOT NULL AND jsonb_typeof(p_options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- the column default of scrape_jobs.options, overridden key by key
-    v_job.options := '{"render_js": false, "wait_for": null, "wait_time": 0, "timeout": 30000,
+    v_options := '{"render_js": false, "wait_for": null, "wait_time": 0, "timeout": 30000,
         "screenshot": false, "pdf": false, "extract": null}'::jsonb || coalesce(p_options, '{}'::jsonb);
+    IF NOT scrapifie.job_options_valid(v_options) THEN
+        RAISE EXCEPTION 'options must hold known keys of valid types and ranges (see job_options_valid)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_queue_name = '' OR length(p_queue_name) > 50 THEN
+        RAISE EXCEPTION 'queue name must be 1 to 50 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_idempotency_key = '' OR length(p_idempotency_key) > 255 THEN
+        RAISE EXCEPTION 'idempotency key must be 1 to 255 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (
+        SELECT FROM scrapifie.organizations AS o WHERE o.id = p_organization_id AND o.deleted_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'organization % not found', p_organization_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_api_key_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM scrapifie.api_keys AS k WHERE k.id = p_api_key_id AND k.organization_id = p_organization_id
+    ) THEN
+        RAISE EXCEPTION 'api key % not found', p_api_key_id USING ERRCODE = 'no_data_found';
+    END IF;
     LOOP
         INSERT INTO scrapifie.scrape_jobs AS j (
             organization_id, api_key_id, batch_id, url, url_hash, method, engine, options,
-            proxy_tier, priority, queue_name, webhook_url, client_reference, idempotency_key,
-            credits_estimated
+            proxy_tier, priority, queue_name, webhook_url, client_reference, idempotency_key
         )
         VALUES (
-            p_organization_id, p_api_key_id, p_batch_id, p_url, scrapifie.calculate_url_hash(p_url),
-            p_method, p_engine, v_job.options, p_proxy_tier, p_priority, p_queue_name, p_webhook_url,
-            p_client_reference, p_idempotency_key, scrapifie.calculate_job_credits(v_job)
+            p_organization_id, p_api_key_id, p_batch_id, p_url, '', p_method, p_engine, v_options,
+            p_proxy_tier, p_priority, p_queue_name, p_webhook_url, p_client_reference, p_idempotency_key
         )
         ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING j.id INTO v_job.id;
+        RETURNING j.id INTO v_id;
         IF FOUND THEN
             INSERT INTO scrapifie.job_events (job_id, organization_id, event_type, event_data)
             VALUES (
-                v_job.id, p_organization_id, 'job.created',
-                jsonb_build_object('queue', p_queue_name, 'priority', p_priority)
+                v_id, p_organization_id, 'job.created',
+                jsonb_build_object('queue', coalesce(p_queue_name, 'default'), 'priority', p_priority)
             );
-            job_id := v_job.id;
+            job_id := v_id;
             created := TRUE;
             RETURN NEXT;
             RETURN;
         END IF;
         -- the key is taken: ON CONFLICT waited for its transaction to commit, so this
         -- statement's snapshot sees the job
-        SELECT j.id INTO v_job.id
+        SELECT j.id INTO v_id
         FROM scrapifie.scrape_jobs AS j
         WHERE j.organization_id = p_organization_id AND j.idempotency_key = p_idempotency_key;
         IF FOUND THEN
-            job_id := v_job.id;
+            job_id := v_id;
             created := FALSE;
             RETURN NEXT;
             RETURN;
@@ -1152,7 +2071,35 @@ $$;
 -- Name: FUNCTION submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text, p_options jsonb, p_engine text, p_proxy_tier text, p_priority integer, p_queue_name text, p_api_key_id uuid, p_method text, p_webhook_url text, p_client_reference text, p_batch_id uuid); Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON FUNCTION scrapifie.submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text, p_options jsonb, p_engine text, p_proxy_tier text, p_priority integer, p_queue_name text, p_api_key_id uuid, p_method text, p_webhook_url text, p_client_reference text, p_batch_id uuid) IS 'Submits a pending scrape job (credits_estimated from calculate_job_credits, a job.created event). With an idempotency key, at most one job per organization and key: submitting again, even concurrently, returns the first job with created = false. Runs as the caller (RLS applies).';
+COMMENT ON FUNCTION scrapifie.submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text, p_options jsonb, p_engine text, p_proxy_tier text, p_priority integer, p_queue_name text, p_api_key_id uuid, p_method text, p_webhook_url text, p_client_reference text, p_batch_id uuid) IS 'Submits a pending scrape job of the acting organization (insufficient_privilege for another one): validates the URL and webhook URL (http(s)), the options (a JSON object, job_options_valid), queue name, idempotency key and API key (one of the organization''s); a job.created event; credits_estimated by trigger. With an idempotency key, at most one job per organization and key: submitting again, even concurrently, returns the first job with created = false.';
+
+--
+-- Name: totp(bytea, timestamp with time zone); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.totp(p_key bytea, p_at timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    AS $$
+DECLARE
+    v_mac bytea := public.hmac(int8send(floor(extract(EPOCH FROM p_at) / 30)::bigint), p_key, 'sha1');
+    v_offset integer := get_byte(v_mac, 19) & 15;
+BEGIN
+    RETURN lpad((
+        (
+            ((get_byte(v_mac, v_offset) & 127)::bigint << 24)
+            | (get_byte(v_mac, v_offset + 1) << 16)
+            | (get_byte(v_mac, v_offset + 2) << 8)
+            | get_byte(v_mac, v_offset + 3)
+        ) % 1000000
+    )::text, 6, '0');
+END
+$$;
+
+--
+-- Name: FUNCTION totp(p_key bytea, p_at timestamp with time zone); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.totp(p_key bytea, p_at timestamp with time zone) IS 'The 6-digit TOTP code (RFC 6238: HMAC-SHA-1, 30-second steps from the Unix epoch) of a key at a time.';
 
 --
 -- Name: update_modified_column(); Type: FUNCTION; Schema: scrapifie
@@ -1172,6 +2119,324 @@ $$;
 --
 
 COMMENT ON FUNCTION scrapifie.update_modified_column() IS 'Trigger function: sets updated_at to now() on every update.';
+
+--
+-- Name: use_mfa_backup_code(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.use_mfa_backup_code(p_user_id uuid, p_code text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+BEGIN
+    IF p_user_id IS NULL OR p_code IS NULL THEN
+        RAISE EXCEPTION 'user id and code are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_code = '' THEN
+        RAISE EXCEPTION 'code is empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM FROM scrapifie.users AS u
+    WHERE u.id = p_user_id AND u.organization_id = v_org AND u.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- the row lock makes a code good for one use even when two requests race
+    UPDATE scrapifie.users AS u
+    SET mfa_backup_codes = array_remove(u.mfa_backup_codes, p_code)
+    WHERE u.id = p_user_id AND p_code = ANY(u.mfa_backup_codes);
+    RETURN FOUND;
+END
+$$;
+
+--
+-- Name: FUNCTION use_mfa_backup_code(p_user_id uuid, p_code text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.use_mfa_backup_code(p_user_id uuid, p_code text) IS 'Spends one of the user''s MFA backup codes: true (and the code is gone) when it was one, else false. The user must be in the acting organization (no_data_found otherwise).';
+
+--
+-- Name: validate_job_urls(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.validate_job_urls() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT scrapifie.is_http_url(NEW.url) THEN
+        RAISE EXCEPTION 'url must be an absolute http(s) URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.webhook_url IS NOT NULL AND NOT scrapifie.is_http_url(NEW.webhook_url) THEN
+        RAISE EXCEPTION 'webhook url must be an absolute http(s) URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION validate_job_urls(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.validate_job_urls() IS 'Trigger function: a job''s url and webhook_url are absolute http(s) URLs (is_http_url), on insert and when they change; invalid_parameter_value otherwise. A trigger, not a CHECK: the claim and completion rewrite job rows and would evaluate a CHECK each time.';
+
+--
+-- Name: validate_webhook_url(); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.validate_webhook_url() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT scrapifie.is_http_url(NEW.url) THEN
+        RAISE EXCEPTION 'webhook url must be an absolute http(s) URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: FUNCTION validate_webhook_url(); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.validate_webhook_url() IS 'Trigger function: webhooks.url is an absolute http(s) URL (is_http_url), on insert and when it changes.';
+
+--
+-- Name: verify_user_mfa_code(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.verify_user_mfa_code(p_user_id uuid, p_code text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+    v_secret text;
+    v_key bytea;
+BEGIN
+    IF p_user_id IS NULL OR p_code IS NULL THEN
+        RAISE EXCEPTION 'user id and code are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_code !~ '^[0-9]{6}$' THEN
+        RAISE EXCEPTION 'a code is 6 digits' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT u.mfa_secret INTO v_secret
+    FROM scrapifie.users AS u
+    WHERE u.id = p_user_id AND u.organization_id = v_org AND u.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_secret IS NULL OR v_secret = '' THEN
+        RETURN FALSE;
+    END IF;
+    v_key := scrapifie.base32_decode(v_secret);
+    -- the current step and one either side (clock drift)
+    RETURN p_code IN (
+        scrapifie.totp(v_key, now() - interval '30 seconds'),
+        scrapifie.totp(v_key, now()),
+        scrapifie.totp(v_key, now() + interval '30 seconds')
+    );
+END
+$_$;
+
+--
+-- Name: FUNCTION verify_user_mfa_code(p_user_id uuid, p_code text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.verify_user_mfa_code(p_user_id uuid, p_code text) IS 'True when a 6-digit code is the user''s TOTP code now (one 30-second step of drift either side); false without an MFA secret. The user must be in the acting organization (no_data_found otherwise).';
+
+--
+-- Name: verify_user_password(uuid, text, inet); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.verify_user_password(p_user_id uuid, p_password text, p_client_ip inet DEFAULT NULL::inet) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_org uuid := scrapifie.acting_organization();
+    v_user scrapifie.users;
+BEGIN
+    IF p_user_id IS NULL OR p_password IS NULL THEN
+        RAISE EXCEPTION 'user id and password are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT u.* INTO v_user
+    FROM scrapifie.users AS u
+    WHERE u.id = p_user_id AND u.organization_id = v_org AND u.deleted_at IS NULL
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_user.password_hash IS NULL OR v_user.locked_until > now() THEN
+        RETURN FALSE;
+    END IF;
+    IF v_user.password_hash !~ '^\$2a\$[0-9]{2}\$' THEN
+        RAISE EXCEPTION 'password hash of user % is not a bcrypt hash set by set_user_password', p_user_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF public.crypt(p_password, v_user.password_hash) = v_user.password_hash THEN
+        UPDATE scrapifie.users AS u
+        SET failed_login_attempts = 0, last_login_at = now(), last_login_ip = coalesce(p_client_ip, u.last_login_ip)
+        WHERE u.id = p_user_id;
+        RETURN TRUE;
+    END IF;
+    -- ten failures in a row lock the account for 15 minutes
+    UPDATE scrapifie.users AS u
+    SET
+        failed_login_attempts = coalesce(u.failed_login_attempts, 0) + 1,
+        locked_until = CASE
+            WHEN coalesce(u.failed_login_attempts, 0) + 1 >= 10 THEN now() + interval '15 minutes'
+        END
+    WHERE u.id = p_user_id;
+    RETURN FALSE;
+END
+$_$;
+
+--
+-- Name: FUNCTION verify_user_password(p_user_id uuid, p_password text, p_client_ip inet); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.verify_user_password(p_user_id uuid, p_password text, p_client_ip inet) IS 'True when the password is the user''s (acting organization; no_data_found otherwise), recording the login; false for a wrong password (counted: 10 in a row lock the account for 15 minutes), a locked account or no password.';
+
+--
+-- Name: webhook_signature(uuid, text); Type: FUNCTION; Schema: scrapifie
+--
+
+CREATE FUNCTION scrapifie.webhook_signature(p_webhook_id uuid, p_payload text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_secret text;
+BEGIN
+    IF p_webhook_id IS NULL OR p_payload IS NULL THEN
+        RAISE EXCEPTION 'webhook id and payload are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT w.secret INTO v_secret FROM scrapifie.webhooks AS w WHERE w.id = p_webhook_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook % not found', p_webhook_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN encode(
+        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+    );
+END
+$$;
+
+--
+-- Name: FUNCTION webhook_signature(p_webhook_id uuid, p_payload text); Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON FUNCTION scrapifie.webhook_signature(p_webhook_id uuid, p_payload text) IS 'Hex HMAC-SHA256 of a payload (its UTF-8 bytes) with the endpoint''s secret; no_data_found for an unknown endpoint. For scrapifie_worker.';
+
+--
+-- Name: api_keys; Type: TABLE; Schema: scrapifie
+--
+
+CREATE TABLE scrapifie.api_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    organization_id uuid NOT NULL,
+    created_by_user_id uuid,
+    key_prefix character varying(12) DEFAULT scrapifie.generate_api_key_prefix() NOT NULL,
+    key_hash character varying(64) NOT NULL,
+    name character varying(100) NOT NULL,
+    description text,
+    scopes jsonb DEFAULT '["scrape:read", "scrape:write"]'::jsonb NOT NULL,
+    allowed_ips inet[],
+    allowed_domains character varying(255)[],
+    rate_limit_override integer,
+    max_concurrent_override integer,
+    credits_limit bigint,
+    environment character varying(20) DEFAULT 'production'::character varying NOT NULL,
+    expires_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    last_used_ip inet,
+    last_used_user_agent text,
+    usage_count bigint DEFAULT 0,
+    is_active boolean DEFAULT true,
+    revoked_at timestamp with time zone,
+    revoked_by_user_id uuid,
+    revoke_reason character varying(255),
+    metadata jsonb DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT api_keys_non_negative_limits CHECK (((credits_limit >= 0) AND (rate_limit_override > 0) AND (max_concurrent_override > 0))),
+    CONSTRAINT api_keys_valid_environment CHECK (((environment)::text = ANY ((ARRAY['development'::character varying, 'staging'::character varying, 'production'::character varying])::text[]))),
+    CONSTRAINT api_keys_valid_scopes CHECK ((jsonb_typeof(scopes) = 'array'::text))
+);
+
+--
+-- Name: TABLE api_keys; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON TABLE scrapifie.api_keys IS 'API keys for authentication (only the SHA-256 hash of a key is stored)';
+
+--
+-- Name: COLUMN api_keys.key_prefix; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.api_keys.key_prefix IS 'Visible prefix for key identification (sk_xxxx)';
+
+--
+-- Name: COLUMN api_keys.key_hash; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.api_keys.key_hash IS 'SHA-256 hash of the full API key';
+
+--
+-- Name: COLUMN api_keys.scopes; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.api_keys.scopes IS 'Array of permission scopes: JSON array of strings, e.g. ["scrape:read", "scrape:write"]';
+
+--
+-- Name: COLUMN api_keys.metadata; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.api_keys.metadata IS 'Free-form JSON object of application data';
+
+--
+-- Name: domain_intelligence; Type: TABLE; Schema: scrapifie
+--
+
+CREATE TABLE scrapifie.domain_intelligence (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    domain character varying(255) NOT NULL,
+    protection_type character varying(50),
+    protection_level character varying(20) DEFAULT 'unknown'::character varying,
+    cloudflare_detected boolean DEFAULT false,
+    akamai_detected boolean DEFAULT false,
+    datadome_detected boolean DEFAULT false,
+    perimeterx_detected boolean DEFAULT false,
+    recommended_engine character varying(20) DEFAULT 'auto'::character varying,
+    recommended_proxy_tier character varying(20) DEFAULT 'datacenter'::character varying,
+    requires_js_rendering boolean DEFAULT false,
+    requires_captcha_solving boolean DEFAULT false,
+    avg_response_time_ms integer,
+    success_rate numeric(5,4),
+    total_requests bigint DEFAULT 0,
+    successful_requests bigint DEFAULT 0,
+    detected_rate_limit integer,
+    recommended_delay_ms integer DEFAULT 1000,
+    robots_txt_crawl_delay integer,
+    robots_txt_cached_at timestamp with time zone,
+    last_analyzed_at timestamp with time zone,
+    analysis_version integer DEFAULT 1,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT domain_intelligence_valid_protection_level CHECK (((protection_level)::text = ANY ((ARRAY['unknown'::character varying, 'none'::character varying, 'basic'::character varying, 'medium'::character varying, 'high'::character varying, 'extreme'::character varying])::text[])))
+);
+
+--
+-- Name: TABLE domain_intelligence; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON TABLE scrapifie.domain_intelligence IS 'Cached intelligence about target domains';
+
+--
+-- Name: COLUMN domain_intelligence.protection_level; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.domain_intelligence.protection_level IS 'none, basic, medium, high, extreme (unknown until analysed)';
 
 --
 -- Name: fingerprints; Type: TABLE; Schema: scrapifie
@@ -1249,7 +2514,7 @@ CREATE TABLE scrapifie.invoices (
     stripe_invoice_id character varying(255),
     stripe_payment_intent_id character varying(255),
     stripe_charge_id character varying(255),
-    invoice_number character varying(50) DEFAULT scrapifie.generate_invoice_number() NOT NULL,
+    invoice_number character varying(50) NOT NULL,
     status character varying(20) DEFAULT 'draft'::character varying NOT NULL,
     subtotal_cents integer NOT NULL,
     tax_cents integer DEFAULT 0,
@@ -1276,6 +2541,8 @@ CREATE TABLE scrapifie.invoices (
     metadata jsonb DEFAULT '{}'::jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT invoices_non_negative_amounts CHECK (((subtotal_cents >= 0) AND (tax_cents >= 0) AND (tax_rate >= (0)::numeric) AND (discount_cents >= 0) AND (total_cents >= 0) AND (amount_paid_cents >= 0) AND (amount_due_cents >= 0))),
+    CONSTRAINT invoices_valid_period CHECK ((period_end >= period_start)),
     CONSTRAINT invoices_valid_status CHECK (((status)::text = ANY ((ARRAY['draft'::character varying, 'open'::character varying, 'paid'::character varying, 'void'::character varying, 'uncollectible'::character varying])::text[])))
 );
 
@@ -1284,6 +2551,12 @@ CREATE TABLE scrapifie.invoices (
 --
 
 COMMENT ON TABLE scrapifie.invoices IS 'Customer invoices and billing records';
+
+--
+-- Name: COLUMN invoices.invoice_number; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.invoices.invoice_number IS 'INV-YYYYMM-NNNNN, assigned on insert by the trigger invoices_assign_number (generate_invoice_number()); not writable by any application role';
 
 --
 -- Name: COLUMN invoices.line_items; Type: COMMENT; Schema: scrapifie
@@ -1317,7 +2590,8 @@ CREATE TABLE scrapifie.job_events (
     duration_ms integer,
     worker_id character varying(100),
     worker_region character varying(20),
-    CONSTRAINT job_events_valid_type CHECK (((event_type)::text = ANY ((ARRAY['job.created'::character varying, 'job.queued'::character varying, 'job.started'::character varying, 'job.engine_selected'::character varying, 'job.proxy_assigned'::character varying, 'job.fingerprint_applied'::character varying, 'job.request_sent'::character varying, 'job.response_received'::character varying, 'job.content_extracted'::character varying, 'job.screenshot_taken'::character varying, 'job.captcha_detected'::character varying, 'job.captcha_solving'::character varying, 'job.captcha_solved'::character varying, 'job.captcha_failed'::character varying, 'job.retry_scheduled'::character varying, 'job.escalated'::character varying, 'job.completed'::character varying, 'job.failed'::character varying, 'job.timeout'::character varying, 'job.canceled'::character varying, 'job.result_expired'::character varying, 'webhook.queued'::character varying, 'webhook.sent'::character varying, 'webhook.failed'::character varying])::text[])))
+    CONSTRAINT chk_job_events_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone))),
+    CONSTRAINT job_events_valid_type CHECK (((event_type)::text = ANY ('{job.created,job.queued,job.started,job.engine_selected,job.proxy_assigned,job.fingerprint_applied,job.request_sent,job.response_received,job.content_extracted,job.screenshot_taken,job.captcha_detected,job.captcha_solving,job.captcha_solved,job.captcha_failed,job.retry_scheduled,job.escalated,job.completed,job.failed,job.timeout,job.canceled,job.result_expired,webhook.queued,webhook.sent,webhook.failed}'::text[])))
 )
 PARTITION BY RANGE (created_at);
 
@@ -1364,7 +2638,8 @@ CREATE TABLE scrapifie.job_events_default (
     duration_ms integer,
     worker_id character varying(100),
     worker_region character varying(20),
-    CONSTRAINT job_events_valid_type CHECK (((event_type)::text = ANY ((ARRAY['job.created'::character varying, 'job.queued'::character varying, 'job.started'::character varying, 'job.engine_selected'::character varying, 'job.proxy_assigned'::character varying, 'job.fingerprint_applied'::character varying, 'job.request_sent'::character varying, 'job.response_received'::character varying, 'job.content_extracted'::character varying, 'job.screenshot_taken'::character varying, 'job.captcha_detected'::character varying, 'job.captcha_solving'::character varying, 'job.captcha_solved'::character varying, 'job.captcha_failed'::character varying, 'job.retry_scheduled'::character varying, 'job.escalated'::character varying, 'job.completed'::character varying, 'job.failed'::character varying, 'job.timeout'::character varying, 'job.canceled'::character varying, 'job.result_expired'::character varying, 'webhook.queued'::character varying, 'webhook.sent'::character varying, 'webhook.failed'::character varying])::text[])))
+    CONSTRAINT chk_job_events_created_at_range CHECK (((created_at >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (created_at < '2100-01-01 00:00:00+00'::timestamp with time zone))),
+    CONSTRAINT job_events_valid_type CHECK (((event_type)::text = ANY ('{job.created,job.queued,job.started,job.engine_selected,job.proxy_assigned,job.fingerprint_applied,job.request_sent,job.response_received,job.content_extracted,job.screenshot_taken,job.captcha_detected,job.captcha_solving,job.captcha_solved,job.captcha_failed,job.retry_scheduled,job.escalated,job.completed,job.failed,job.timeout,job.canceled,job.result_expired,webhook.queued,webhook.sent,webhook.failed}'::text[])))
 );
 
 --
@@ -1474,6 +2749,78 @@ COMMENT ON COLUMN scrapifie.job_results.extracted_data IS 'JSON object keyed by 
 COMMENT ON COLUMN scrapifie.job_results.detection_score IS 'Bot detection score 0-1 (lower is better)';
 
 --
+-- Name: organizations; Type: TABLE; Schema: scrapifie
+--
+
+CREATE TABLE scrapifie.organizations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name character varying(255) NOT NULL,
+    slug character varying(100) NOT NULL,
+    billing_email character varying(255) NOT NULL,
+    technical_email character varying(255),
+    plan_id character varying(50) DEFAULT 'starter'::character varying NOT NULL,
+    subscription_status character varying(20) DEFAULT 'trialing'::character varying NOT NULL,
+    stripe_customer_id character varying(255),
+    stripe_subscription_id character varying(255),
+    credits_balance bigint DEFAULT 0 NOT NULL,
+    credits_included_monthly bigint DEFAULT 100000 NOT NULL,
+    credits_overage_rate numeric(10,6) DEFAULT 0.000050,
+    credits_reset_at timestamp with time zone,
+    rate_limit_per_second integer DEFAULT 10 NOT NULL,
+    max_concurrent_jobs integer DEFAULT 50 NOT NULL,
+    max_batch_size integer DEFAULT 1000 NOT NULL,
+    data_retention_days integer DEFAULT 7 NOT NULL,
+    features jsonb DEFAULT '{"webhooks": true, "batch_api": true, "js_rendering": true, "mobile_proxies": false, "priority_queue": false, "captcha_solving": false, "dedicated_support": false, "residential_proxies": false}'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT organizations_non_negative_allowance CHECK (((credits_included_monthly >= 0) AND (credits_overage_rate >= (0)::numeric))),
+    CONSTRAINT organizations_positive_concurrent CHECK ((max_concurrent_jobs > 0)),
+    CONSTRAINT organizations_positive_credits CHECK ((credits_balance >= 0)),
+    CONSTRAINT organizations_positive_rate_limit CHECK ((rate_limit_per_second > 0)),
+    CONSTRAINT organizations_valid_limits CHECK (((max_batch_size > 0) AND ((data_retention_days >= 1) AND (data_retention_days <= 3650)))),
+    CONSTRAINT organizations_valid_plan CHECK (((plan_id)::text = ANY ((ARRAY['free'::character varying, 'starter'::character varying, 'growth'::character varying, 'business'::character varying, 'enterprise'::character varying])::text[]))),
+    CONSTRAINT organizations_valid_status CHECK (((subscription_status)::text = ANY ((ARRAY['trialing'::character varying, 'active'::character varying, 'past_due'::character varying, 'canceled'::character varying, 'unpaid'::character varying, 'paused'::character varying])::text[])))
+);
+
+--
+-- Name: TABLE organizations; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON TABLE scrapifie.organizations IS 'Customer organizations/tenants';
+
+--
+-- Name: COLUMN organizations.slug; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.organizations.slug IS 'URL-safe unique identifier';
+
+--
+-- Name: COLUMN organizations.credits_balance; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.organizations.credits_balance IS 'Current credit balance; never negative (organizations_positive_credits): usage beyond it is refused by deduct_credits(), except on the enterprise plan, whose overage is billed through usage_records';
+
+--
+-- Name: COLUMN organizations.credits_reset_at; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.organizations.credits_reset_at IS 'When reset_monthly_credits() last refilled the balance; it refills once per subscription period';
+
+--
+-- Name: COLUMN organizations.features; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.organizations.features IS 'Feature flags as JSON object: {"js_rendering": bool, "residential_proxies": bool, "mobile_proxies": bool, "captcha_solving": bool, "webhooks": bool, "batch_api": bool, "priority_queue": bool, "dedicated_support": bool}';
+
+--
+-- Name: COLUMN organizations.metadata; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.organizations.metadata IS 'Free-form JSON object of application data';
+
+--
 -- Name: proxy_providers; Type: TABLE; Schema: scrapifie
 --
 
@@ -1534,6 +2881,55 @@ COMMENT ON COLUMN scrapifie.proxy_providers.countries IS 'JSON array of ISO 3166
 COMMENT ON COLUMN scrapifie.proxy_providers.metadata IS 'Free-form JSON object of provider data';
 
 --
+-- Name: subscriptions; Type: TABLE; Schema: scrapifie
+--
+
+CREATE TABLE scrapifie.subscriptions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    organization_id uuid NOT NULL,
+    plan_id character varying(50) NOT NULL,
+    plan_name character varying(100) NOT NULL,
+    stripe_subscription_id character varying(255),
+    stripe_price_id character varying(255),
+    stripe_product_id character varying(255),
+    billing_cycle character varying(20) DEFAULT 'monthly'::character varying NOT NULL,
+    billing_anchor_day integer,
+    base_price_cents integer NOT NULL,
+    currency character varying(3) DEFAULT 'USD'::character varying NOT NULL,
+    credits_included bigint NOT NULL,
+    credits_overage_rate numeric(10,6),
+    status character varying(20) DEFAULT 'active'::character varying NOT NULL,
+    current_period_start timestamp with time zone NOT NULL,
+    current_period_end timestamp with time zone NOT NULL,
+    trial_start timestamp with time zone,
+    trial_end timestamp with time zone,
+    canceled_at timestamp with time zone,
+    cancel_at_period_end boolean DEFAULT false,
+    ended_at timestamp with time zone,
+    default_payment_method_id character varying(255),
+    metadata jsonb DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT subscriptions_non_negative_amounts CHECK (((base_price_cents >= 0) AND (credits_included >= 0) AND (credits_overage_rate >= (0)::numeric))),
+    CONSTRAINT subscriptions_valid_anchor CHECK (((billing_anchor_day >= 1) AND (billing_anchor_day <= 28))),
+    CONSTRAINT subscriptions_valid_cycle CHECK (((billing_cycle)::text = ANY ((ARRAY['monthly'::character varying, 'yearly'::character varying])::text[]))),
+    CONSTRAINT subscriptions_valid_period CHECK (((current_period_end >= current_period_start) AND (trial_end >= trial_start))),
+    CONSTRAINT subscriptions_valid_status CHECK (((status)::text = ANY ((ARRAY['trialing'::character varying, 'active'::character varying, 'past_due'::character varying, 'canceled'::character varying, 'unpaid'::character varying, 'paused'::character varying])::text[])))
+);
+
+--
+-- Name: TABLE subscriptions; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON TABLE scrapifie.subscriptions IS 'Customer subscription records';
+
+--
+-- Name: COLUMN subscriptions.metadata; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.subscriptions.metadata IS 'Free-form JSON object (Stripe metadata)';
+
+--
 -- Name: usage_records; Type: TABLE; Schema: scrapifie
 --
 
@@ -1568,6 +2964,8 @@ CREATE TABLE scrapifie.usage_records (
     reported_to_stripe_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT chk_usage_records_period_start_range CHECK (((period_start >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (period_start < '2100-01-01 00:00:00+00'::timestamp with time zone))),
+    CONSTRAINT usage_records_non_negative_counts CHECK (((total_requests >= 0) AND (successful_requests >= 0) AND (failed_requests >= 0) AND (credits_used >= 0) AND (credits_included_used >= 0) AND (credits_overage_used >= 0) AND (http_requests >= 0) AND (browser_requests >= 0) AND (stealth_requests >= 0) AND (datacenter_requests >= 0) AND (residential_requests >= 0) AND (mobile_requests >= 0) AND (captcha_solves >= 0) AND (screenshots_taken >= 0) AND (pdfs_generated >= 0) AND (bandwidth_in_bytes >= 0) AND (bandwidth_out_bytes >= 0) AND (proxy_cost_cents >= 0) AND (captcha_cost_cents >= 0) AND (overage_amount_cents >= 0))),
     CONSTRAINT usage_records_valid_granularity CHECK (((granularity)::text = ANY ((ARRAY['hourly'::character varying, 'daily'::character varying, 'monthly'::character varying])::text[]))),
     CONSTRAINT usage_records_valid_period CHECK ((period_end > period_start))
 )
@@ -1637,6 +3035,8 @@ CREATE TABLE scrapifie.usage_records_default (
     reported_to_stripe_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT chk_usage_records_period_start_range CHECK (((period_start >= '2000-01-01 00:00:00+00'::timestamp with time zone) AND (period_start < '2100-01-01 00:00:00+00'::timestamp with time zone))),
+    CONSTRAINT usage_records_non_negative_counts CHECK (((total_requests >= 0) AND (successful_requests >= 0) AND (failed_requests >= 0) AND (credits_used >= 0) AND (credits_included_used >= 0) AND (credits_overage_used >= 0) AND (http_requests >= 0) AND (browser_requests >= 0) AND (stealth_requests >= 0) AND (datacenter_requests >= 0) AND (residential_requests >= 0) AND (mobile_requests >= 0) AND (captcha_solves >= 0) AND (screenshots_taken >= 0) AND (pdfs_generated >= 0) AND (bandwidth_in_bytes >= 0) AND (bandwidth_out_bytes >= 0) AND (proxy_cost_cents >= 0) AND (captcha_cost_cents >= 0) AND (overage_amount_cents >= 0))),
     CONSTRAINT usage_records_valid_granularity CHECK (((granularity)::text = ANY ((ARRAY['hourly'::character varying, 'daily'::character varying, 'monthly'::character varying])::text[]))),
     CONSTRAINT usage_records_valid_period CHECK ((period_end > period_start))
 );
@@ -1685,16 +3085,28 @@ CREATE TABLE scrapifie.users (
 COMMENT ON TABLE scrapifie.users IS 'User accounts within organizations';
 
 --
+-- Name: COLUMN users.password_hash; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.users.password_hash IS 'bcrypt hash ($2a$) set by set_user_password(), checked by verify_user_password(); readable by nobody';
+
+--
 -- Name: COLUMN users.permissions; Type: COMMENT; Schema: scrapifie
 --
 
 COMMENT ON COLUMN scrapifie.users.permissions IS 'JSON array of permission strings granted beyond the role';
 
 --
+-- Name: COLUMN users.mfa_secret; Type: COMMENT; Schema: scrapifie
+--
+
+COMMENT ON COLUMN scrapifie.users.mfa_secret IS 'Base32 TOTP seed (RFC 6238, SHA-1, 6 digits, 30 s), written by the application, checked by verify_user_mfa_code(); readable by nobody';
+
+--
 -- Name: COLUMN users.mfa_backup_codes; Type: COMMENT; Schema: scrapifie
 --
 
-COMMENT ON COLUMN scrapifie.users.mfa_backup_codes IS 'One-time use backup codes for MFA';
+COMMENT ON COLUMN scrapifie.users.mfa_backup_codes IS 'One-time use backup codes for MFA, written by the application, spent by use_mfa_backup_code(); readable by nobody';
 
 --
 -- Name: COLUMN users.session_version; Type: COMMENT; Schema: scrapifie
@@ -1994,12 +3406,6 @@ ALTER TABLE ONLY scrapifie.webhooks
 CREATE INDEX idx_api_keys_auth_lookup ON scrapifie.api_keys USING btree (key_hash, organization_id) WHERE ((is_active = true) AND (revoked_at IS NULL));
 
 --
--- Name: idx_api_keys_created_by; Type: INDEX; Schema: scrapifie
---
-
-CREATE INDEX idx_api_keys_created_by ON scrapifie.api_keys USING btree (created_by_user_id) WHERE (created_by_user_id IS NOT NULL);
-
---
 -- Name: idx_api_keys_expires; Type: INDEX; Schema: scrapifie
 --
 
@@ -2024,16 +3430,22 @@ CREATE INDEX idx_api_keys_last_used ON scrapifie.api_keys USING btree (last_used
 CREATE INDEX idx_api_keys_org ON scrapifie.api_keys USING btree (organization_id) WHERE (is_active = true);
 
 --
+-- Name: idx_api_keys_org_created_by; Type: INDEX; Schema: scrapifie
+--
+
+CREATE INDEX idx_api_keys_org_created_by ON scrapifie.api_keys USING btree (organization_id, created_by_user_id) WHERE (created_by_user_id IS NOT NULL);
+
+--
+-- Name: idx_api_keys_org_revoked_by; Type: INDEX; Schema: scrapifie
+--
+
+CREATE INDEX idx_api_keys_org_revoked_by ON scrapifie.api_keys USING btree (organization_id, revoked_by_user_id) WHERE (revoked_by_user_id IS NOT NULL);
+
+--
 -- Name: idx_api_keys_prefix; Type: INDEX; Schema: scrapifie
 --
 
 CREATE INDEX idx_api_keys_prefix ON scrapifie.api_keys USING btree (key_prefix);
-
---
--- Name: idx_api_keys_revoked_by; Type: INDEX; Schema: scrapifie
---
-
-CREATE INDEX idx_api_keys_revoked_by ON scrapifie.api_keys USING btree (revoked_by_user_id) WHERE (revoked_by_user_id IS NOT NULL);
 
 --
 -- Name: idx_domain_intel_protection; Type: INDEX; Schema: scrapifie
@@ -2078,6 +3490,12 @@ CREATE INDEX idx_invoices_number ON scrapifie.invoices USING btree (invoice_numb
 CREATE INDEX idx_invoices_org ON scrapifie.invoices USING btree (organization_id, created_at DESC);
 
 --
+-- Name: idx_invoices_org_subscription; Type: INDEX; Schema: scrapifie
+--
+
+CREATE INDEX idx_invoices_org_subscription ON scrapifie.invoices USING btree (organization_id, subscription_id) WHERE (subscription_id IS NOT NULL);
+
+--
 -- Name: idx_invoices_status; Type: INDEX; Schema: scrapifie
 --
 
@@ -2088,12 +3506,6 @@ CREATE INDEX idx_invoices_status ON scrapifie.invoices USING btree (status, due_
 --
 
 CREATE INDEX idx_invoices_stripe ON scrapifie.invoices USING btree (stripe_invoice_id) WHERE (stripe_invoice_id IS NOT NULL);
-
---
--- Name: idx_invoices_subscription; Type: INDEX; Schema: scrapifie
---
-
-CREATE INDEX idx_invoices_subscription ON scrapifie.invoices USING btree (subscription_id) WHERE (subscription_id IS NOT NULL);
 
 --
 -- Name: idx_job_events_created_brin; Type: INDEX; Schema: scrapifie
@@ -2120,12 +3532,6 @@ CREATE INDEX idx_job_events_org ON ONLY scrapifie.job_events USING btree (organi
 CREATE INDEX idx_job_events_type ON ONLY scrapifie.job_events USING btree (event_type, created_at DESC);
 
 --
--- Name: idx_jobs_api_key; Type: INDEX; Schema: scrapifie
---
-
-CREATE INDEX idx_jobs_api_key ON scrapifie.scrape_jobs USING btree (api_key_id) WHERE (api_key_id IS NOT NULL);
-
---
 -- Name: idx_jobs_batch; Type: INDEX; Schema: scrapifie
 --
 
@@ -2148,6 +3554,12 @@ CREATE UNIQUE INDEX idx_jobs_idempotency ON scrapifie.scrape_jobs USING btree (o
 --
 
 CREATE INDEX idx_jobs_options ON scrapifie.scrape_jobs USING gin (options jsonb_path_ops);
+
+--
+-- Name: idx_jobs_org_api_key; Type: INDEX; Schema: scrapifie
+--
+
+CREATE INDEX idx_jobs_org_api_key ON scrapifie.scrape_jobs USING btree (organization_id, api_key_id) WHERE (api_key_id IS NOT NULL);
 
 --
 -- Name: idx_jobs_org_created; Type: INDEX; Schema: scrapifie
@@ -2330,10 +3742,10 @@ CREATE INDEX idx_users_last_login ON scrapifie.users USING btree (last_login_at 
 CREATE INDEX idx_users_org ON scrapifie.users USING btree (organization_id) WHERE (deleted_at IS NULL);
 
 --
--- Name: idx_webhooks_created_by; Type: INDEX; Schema: scrapifie
+-- Name: idx_webhooks_api_key_ids; Type: INDEX; Schema: scrapifie
 --
 
-CREATE INDEX idx_webhooks_created_by ON scrapifie.webhooks USING btree (created_by_user_id) WHERE (created_by_user_id IS NOT NULL);
+CREATE INDEX idx_webhooks_api_key_ids ON scrapifie.webhooks USING gin (api_key_ids);
 
 --
 -- Name: idx_webhooks_failures; Type: INDEX; Schema: scrapifie
@@ -2346,6 +3758,12 @@ CREATE INDEX idx_webhooks_failures ON scrapifie.webhooks USING btree (consecutiv
 --
 
 CREATE INDEX idx_webhooks_org ON scrapifie.webhooks USING btree (organization_id) WHERE (is_active = true);
+
+--
+-- Name: idx_webhooks_org_created_by; Type: INDEX; Schema: scrapifie
+--
+
+CREATE INDEX idx_webhooks_org_created_by ON scrapifie.webhooks USING btree (organization_id, created_by_user_id) WHERE (created_by_user_id IS NOT NULL);
 
 --
 -- Name: job_events_default_created_at_idx; Type: INDEX; Schema: scrapifie
@@ -2370,6 +3788,24 @@ CREATE INDEX job_events_default_job_id_created_at_idx ON scrapifie.job_events_de
 --
 
 CREATE INDEX job_events_default_organization_id_created_at_idx ON scrapifie.job_events_default USING btree (organization_id, created_at DESC);
+
+--
+-- Name: uq_api_keys_org_id; Type: INDEX; Schema: scrapifie
+--
+
+CREATE UNIQUE INDEX uq_api_keys_org_id ON scrapifie.api_keys USING btree (organization_id, id);
+
+--
+-- Name: uq_subscriptions_org_id; Type: INDEX; Schema: scrapifie
+--
+
+CREATE UNIQUE INDEX uq_subscriptions_org_id ON scrapifie.subscriptions USING btree (organization_id, id);
+
+--
+-- Name: uq_users_org_id; Type: INDEX; Schema: scrapifie
+--
+
+CREATE UNIQUE INDEX uq_users_org_id ON scrapifie.users USING btree (organization_id, id);
 
 --
 -- Name: usage_records_default_organization_id_idx; Type: INDEX; Schema: scrapifie
@@ -2462,16 +3898,34 @@ ALTER INDEX scrapifie.usage_records_pkey ATTACH PARTITION scrapifie.usage_record
 ALTER INDEX scrapifie.idx_usage_subscription ATTACH PARTITION scrapifie.usage_records_default_subscription_id_period_start_idx;
 
 --
+-- Name: invoices invoices_assign_number; Type: TRIGGER; Schema: scrapifie
+--
+
+CREATE TRIGGER invoices_assign_number BEFORE INSERT ON scrapifie.invoices FOR EACH ROW EXECUTE FUNCTION scrapifie.assign_invoice_number();
+
+--
 -- Name: job_results job_results_set_expiry; Type: TRIGGER; Schema: scrapifie
 --
 
 CREATE TRIGGER job_results_set_expiry BEFORE INSERT ON scrapifie.job_results FOR EACH ROW EXECUTE FUNCTION scrapifie.set_result_expiry();
 
 --
+-- Name: scrape_jobs scrape_jobs_set_credits_estimated; Type: TRIGGER; Schema: scrapifie
+--
+
+CREATE TRIGGER scrape_jobs_set_credits_estimated BEFORE INSERT OR UPDATE OF engine, proxy_tier, options ON scrapifie.scrape_jobs FOR EACH ROW EXECUTE FUNCTION scrapifie.set_job_credits_estimated();
+
+--
 -- Name: scrape_jobs scrape_jobs_set_url_hash; Type: TRIGGER; Schema: scrapifie
 --
 
 CREATE TRIGGER scrape_jobs_set_url_hash BEFORE INSERT OR UPDATE OF url ON scrapifie.scrape_jobs FOR EACH ROW EXECUTE FUNCTION scrapifie.set_url_hash();
+
+--
+-- Name: scrape_jobs scrape_jobs_validate_urls; Type: TRIGGER; Schema: scrapifie
+--
+
+CREATE TRIGGER scrape_jobs_validate_urls BEFORE INSERT OR UPDATE OF url, webhook_url ON scrapifie.scrape_jobs FOR EACH ROW EXECUTE FUNCTION scrapifie.validate_job_urls();
 
 --
 -- Name: api_keys update_api_keys_timestamp; Type: TRIGGER; Schema: scrapifie
@@ -2528,11 +3982,23 @@ CREATE TRIGGER update_users_timestamp BEFORE UPDATE ON scrapifie.users FOR EACH 
 CREATE TRIGGER update_webhooks_timestamp BEFORE UPDATE ON scrapifie.webhooks FOR EACH ROW EXECUTE FUNCTION scrapifie.update_modified_column();
 
 --
+-- Name: users users_reset_email_verification; Type: TRIGGER; Schema: scrapifie
+--
+
+CREATE TRIGGER users_reset_email_verification BEFORE UPDATE OF email ON scrapifie.users FOR EACH ROW EXECUTE FUNCTION scrapifie.reset_email_verification();
+
+--
+-- Name: webhooks webhooks_validate_url; Type: TRIGGER; Schema: scrapifie
+--
+
+CREATE TRIGGER webhooks_validate_url BEFORE INSERT OR UPDATE OF url ON scrapifie.webhooks FOR EACH ROW EXECUTE FUNCTION scrapifie.validate_webhook_url();
+
+--
 -- Name: api_keys api_keys_created_by_user_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
 --
 
 ALTER TABLE ONLY scrapifie.api_keys
-    ADD CONSTRAINT api_keys_created_by_user_id_fkey FOREIGN KEY (created_by_user_id) REFERENCES scrapifie.users(id) ON DELETE SET NULL;
+    ADD CONSTRAINT api_keys_created_by_user_id_fkey FOREIGN KEY (organization_id, created_by_user_id) REFERENCES scrapifie.users(organization_id, id) ON DELETE SET NULL (created_by_user_id);
 
 --
 -- Name: api_keys api_keys_organization_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
@@ -2546,7 +4012,7 @@ ALTER TABLE ONLY scrapifie.api_keys
 --
 
 ALTER TABLE ONLY scrapifie.api_keys
-    ADD CONSTRAINT api_keys_revoked_by_user_id_fkey FOREIGN KEY (revoked_by_user_id) REFERENCES scrapifie.users(id);
+    ADD CONSTRAINT api_keys_revoked_by_user_id_fkey FOREIGN KEY (organization_id, revoked_by_user_id) REFERENCES scrapifie.users(organization_id, id) ON DELETE SET NULL (revoked_by_user_id);
 
 --
 -- Name: invoices invoices_organization_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
@@ -2560,7 +4026,7 @@ ALTER TABLE ONLY scrapifie.invoices
 --
 
 ALTER TABLE ONLY scrapifie.invoices
-    ADD CONSTRAINT invoices_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES scrapifie.subscriptions(id);
+    ADD CONSTRAINT invoices_subscription_id_fkey FOREIGN KEY (organization_id, subscription_id) REFERENCES scrapifie.subscriptions(organization_id, id);
 
 --
 -- Name: job_events job_events_job_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
@@ -2581,7 +4047,7 @@ ALTER TABLE ONLY scrapifie.job_results
 --
 
 ALTER TABLE ONLY scrapifie.scrape_jobs
-    ADD CONSTRAINT scrape_jobs_api_key_id_fkey FOREIGN KEY (api_key_id) REFERENCES scrapifie.api_keys(id) ON DELETE SET NULL;
+    ADD CONSTRAINT scrape_jobs_api_key_id_fkey FOREIGN KEY (organization_id, api_key_id) REFERENCES scrapifie.api_keys(organization_id, id) ON DELETE SET NULL (api_key_id);
 
 --
 -- Name: scrape_jobs scrape_jobs_organization_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
@@ -2637,7 +4103,7 @@ ALTER TABLE ONLY scrapifie.users
 --
 
 ALTER TABLE ONLY scrapifie.webhooks
-    ADD CONSTRAINT webhooks_created_by_user_id_fkey FOREIGN KEY (created_by_user_id) REFERENCES scrapifie.users(id) ON DELETE SET NULL;
+    ADD CONSTRAINT webhooks_created_by_user_id_fkey FOREIGN KEY (organization_id, created_by_user_id) REFERENCES scrapifie.users(organization_id, id) ON DELETE SET NULL (created_by_user_id);
 
 --
 -- Name: webhooks webhooks_organization_id_fkey; Type: FK CONSTRAINT; Schema: scrapifie
@@ -2686,7 +4152,7 @@ ALTER TABLE scrapifie.invoices ENABLE ROW LEVEL SECURITY;
 -- Name: invoices invoices_tenant_isolation; Type: POLICY; Schema: scrapifie
 --
 
-CREATE POLICY invoices_tenant_isolation ON scrapifie.invoices TO scrapifie_app USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY invoices_tenant_isolation ON scrapifie.invoices TO scrapifie_app, scrapifie_billing USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
 
 --
 -- Name: job_events; Type: ROW SECURITY; Schema: scrapifie
@@ -2732,7 +4198,7 @@ ALTER TABLE scrapifie.organizations ENABLE ROW LEVEL SECURITY;
 -- Name: organizations organizations_tenant_isolation; Type: POLICY; Schema: scrapifie
 --
 
-CREATE POLICY organizations_tenant_isolation ON scrapifie.organizations TO scrapifie_app USING ((id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY organizations_tenant_isolation ON scrapifie.organizations TO scrapifie_app, scrapifie_billing USING ((id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
 
 --
 -- Name: proxy_providers; Type: ROW SECURITY; Schema: scrapifie
@@ -2846,7 +4312,7 @@ ALTER TABLE scrapifie.subscriptions ENABLE ROW LEVEL SECURITY;
 -- Name: subscriptions subscriptions_tenant_isolation; Type: POLICY; Schema: scrapifie
 --
 
-CREATE POLICY subscriptions_tenant_isolation ON scrapifie.subscriptions TO scrapifie_app USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY subscriptions_tenant_isolation ON scrapifie.subscriptions TO scrapifie_app, scrapifie_billing USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
 
 --
 -- Name: usage_records; Type: ROW SECURITY; Schema: scrapifie
@@ -2864,7 +4330,9 @@ ALTER TABLE scrapifie.usage_records_default ENABLE ROW LEVEL SECURITY;
 -- Name: usage_records usage_records_tenant_isolation; Type: POLICY; Schema: scrapifie
 --
 
-CREATE POLICY usage_records_tenant_isolation ON scrapifie.usage_records TO scrapifie_app USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY usage_records_tenant_isolation ON scrapifie.usage_records TO scrapifie_app, scrapifie_billing USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK (((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")) AND ((subscription_id IS NULL) OR (EXISTS ( SELECT
+   FROM scrapifie.subscriptions s
+  WHERE ((s.id = usage_records.subscription_id) AND (s.organization_id = usage_records.organization_id)))))));
 
 --
 -- Name: users; Type: ROW SECURITY; Schema: scrapifie
@@ -2888,7 +4356,11 @@ ALTER TABLE scrapifie.webhooks ENABLE ROW LEVEL SECURITY;
 -- Name: webhooks webhooks_tenant_isolation; Type: POLICY; Schema: scrapifie
 --
 
-CREATE POLICY webhooks_tenant_isolation ON scrapifie.webhooks TO scrapifie_app USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY webhooks_tenant_isolation ON scrapifie.webhooks TO scrapifie_app USING ((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK (((organization_id = ( SELECT (NULLIF(current_setting('app.organization_id'::text, true), ''::text))::uuid AS "nullif")) AND (NOT (EXISTS ( SELECT
+   FROM unnest(webhooks.api_key_ids) w(key_id)
+  WHERE (NOT (EXISTS ( SELECT
+           FROM scrapifie.api_keys k
+          WHERE ((k.id = w.key_id) AND (k.organization_id = webhooks.organization_id))))))))));
 
 --
 -- Name: SCHEMA scrapifie; Type: ACL; Schema: -
@@ -2896,183 +4368,27 @@ CREATE POLICY webhooks_tenant_isolation ON scrapifie.webhooks TO scrapifie_app U
 
 GRANT USAGE ON SCHEMA scrapifie TO scrapifie_app;
 GRANT USAGE ON SCHEMA scrapifie TO schema_tool_readonly;
+GRANT USAGE ON SCHEMA scrapifie TO scrapifie_worker;
+GRANT USAGE ON SCHEMA scrapifie TO scrapifie_billing;
+
+--
+-- Name: FUNCTION acting_organization(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.acting_organization() FROM PUBLIC;
 
 --
 -- Name: FUNCTION add_credits(org_id uuid, amount bigint); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.add_credits(org_id uuid, amount bigint) TO scrapifie_billing;
 
 --
--- Name: FUNCTION generate_api_key_prefix(); Type: ACL; Schema: scrapifie
+-- Name: FUNCTION assign_invoice_number(); Type: ACL; Schema: scrapifie
 --
 
-REVOKE ALL ON FUNCTION scrapifie.generate_api_key_prefix() FROM PUBLIC;
-GRANT ALL ON FUNCTION scrapifie.generate_api_key_prefix() TO scrapifie_app;
-
---
--- Name: TABLE api_keys; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.api_keys TO scrapifie_app;
-
---
--- Name: COLUMN api_keys.id; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.organization_id; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(organization_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.created_by_user_id; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(created_by_user_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.key_prefix; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(key_prefix) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.name; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(name) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.description; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(description) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.scopes; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(scopes) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.allowed_ips; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(allowed_ips) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.allowed_domains; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(allowed_domains) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.rate_limit_override; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(rate_limit_override) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.max_concurrent_override; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(max_concurrent_override) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.credits_limit; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(credits_limit) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.environment; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(environment) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.expires_at; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(expires_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.last_used_at; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(last_used_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.last_used_ip; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(last_used_ip) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.last_used_user_agent; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(last_used_user_agent) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.usage_count; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(usage_count) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.is_active; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(is_active) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.revoked_at; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(revoked_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.revoked_by_user_id; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(revoked_by_user_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.revoke_reason; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(revoke_reason) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.metadata; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(metadata) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.created_at; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(created_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: COLUMN api_keys.updated_at; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(updated_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
-
---
--- Name: TABLE organizations; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.organizations TO scrapifie_app;
-GRANT SELECT ON TABLE scrapifie.organizations TO schema_tool_readonly;
+REVOKE ALL ON FUNCTION scrapifie.assign_invoice_number() FROM PUBLIC;
 
 --
 -- Name: FUNCTION authenticate_api_key(raw_key text, client_ip inet, user_agent text); Type: ACL; Schema: scrapifie
@@ -3082,285 +4398,347 @@ REVOKE ALL ON FUNCTION scrapifie.authenticate_api_key(raw_key text, client_ip in
 GRANT ALL ON FUNCTION scrapifie.authenticate_api_key(raw_key text, client_ip inet, user_agent text) TO scrapifie_app;
 
 --
+-- Name: FUNCTION base32_decode(p_text text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.base32_decode(p_text text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION job_options_valid(p_options jsonb); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.job_options_valid(p_options jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.job_options_valid(p_options jsonb) TO scrapifie_app;
+
+--
 -- Name: TABLE scrape_jobs; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
+GRANT DELETE ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 
 --
 -- Name: COLUMN scrape_jobs.id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.organization_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(organization_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(organization_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.api_key_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(api_key_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(api_key_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.batch_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(batch_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(batch_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.parent_job_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(parent_job_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(parent_job_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.retry_of_job_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(retry_of_job_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(retry_of_job_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.url; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(url) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(url) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.url_hash; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(url_hash) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(url_hash) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.method; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(method) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(method) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.headers; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT(headers) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
+GRANT SELECT(headers) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 
 --
 -- Name: COLUMN scrape_jobs.body; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT(body) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
+GRANT SELECT(body) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 
 --
 -- Name: COLUMN scrape_jobs.engine; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(engine) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(engine) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.options; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(options) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(options) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.proxy_tier; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(proxy_tier) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(proxy_tier) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.proxy_country; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(proxy_country) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(proxy_country) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.proxy_city; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(proxy_city) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(proxy_city) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.proxy_provider; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(proxy_provider) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(proxy_provider) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.proxy_session_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(proxy_session_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(proxy_session_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.fingerprint_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(fingerprint_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(fingerprint_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.user_agent; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(user_agent) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(user_agent) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.status; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(status) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(status) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.priority; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(priority),UPDATE(priority) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(priority) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.attempts; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(attempts) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(attempts) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.max_attempts; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(max_attempts) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(max_attempts) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.created_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(created_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(created_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.queued_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(queued_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(queued_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.started_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(started_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(started_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.completed_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(completed_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(completed_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.timeout_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(timeout_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(timeout_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.worker_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(worker_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(worker_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.worker_region; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(worker_region) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(worker_region) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.queue_name; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(queue_name) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(queue_name) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.result_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(result_id) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(result_id) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.credits_estimated; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(credits_estimated) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(credits_estimated) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.credits_charged; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(credits_charged) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(credits_charged) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.credit_breakdown; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(credit_breakdown) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(credit_breakdown) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.webhook_url; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT(webhook_url) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
+GRANT SELECT(webhook_url),UPDATE(webhook_url) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
+
+--
+-- Name: COLUMN scrape_jobs.webhook_secret; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(webhook_secret) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 
 --
 -- Name: COLUMN scrape_jobs.webhook_sent_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(webhook_sent_at) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(webhook_sent_at) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.webhook_attempts; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(webhook_attempts) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(webhook_attempts) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.webhook_last_error; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(webhook_last_error) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(webhook_last_error) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.error_code; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(error_code) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(error_code) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.error_message; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(error_message) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(error_message) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.error_details; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(error_details) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(error_details) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.client_reference; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(client_reference),UPDATE(client_reference) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(client_reference) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.idempotency_key; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(idempotency_key) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(idempotency_key) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
 -- Name: COLUMN scrape_jobs.metadata; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(metadata),UPDATE(metadata) ON TABLE scrapifie.scrape_jobs TO scrapifie_app;
 GRANT SELECT(metadata) ON TABLE scrapifie.scrape_jobs TO schema_tool_readonly;
 
 --
@@ -3378,18 +4756,26 @@ REVOKE ALL ON FUNCTION scrapifie.calculate_url_hash(url text) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.calculate_url_hash(url text) TO scrapifie_app;
 
 --
+-- Name: FUNCTION cancel_scrape_job(p_job_id uuid); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.cancel_scrape_job(p_job_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.cancel_scrape_job(p_job_id uuid) TO scrapifie_app;
+
+--
 -- Name: FUNCTION check_organization_credits(org_id uuid, required_credits bigint); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.check_organization_credits(org_id uuid, required_credits bigint) TO scrapifie_billing;
 
 --
 -- Name: FUNCTION claim_scrape_jobs(worker_id text, queue text, batch integer); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text, batch integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text, batch integer) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.claim_scrape_jobs(worker_id text, queue text, batch integer) TO scrapifie_worker;
 
 --
 -- Name: FUNCTION cleanup_expired_results(); Type: ACL; Schema: scrapifie
@@ -3402,6 +4788,27 @@ REVOKE ALL ON FUNCTION scrapifie.cleanup_expired_results() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION scrapifie.cleanup_old_jobs(retention_days integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.complete_and_claim_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_queue text) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.complete_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_result jsonb) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION confirm_user_email(p_user_id uuid, p_email text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.confirm_user_email(p_user_id uuid, p_email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.confirm_user_email(p_user_id uuid, p_email text) TO scrapifie_app;
 
 --
 -- Name: FUNCTION create_api_key(p_organization_id uuid, p_name text, p_scopes jsonb, p_environment text, p_expires_at timestamp with time zone, p_created_by_user_id uuid); Type: ACL; Schema: scrapifie
@@ -3422,25 +4829,41 @@ REVOKE ALL ON FUNCTION scrapifie.create_jobs_partition() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.deduct_credits(org_id uuid, amount bigint) TO scrapifie_billing;
+
+--
+-- Name: FUNCTION due_job_webhooks(p_limit integer); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.due_job_webhooks(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.due_job_webhooks(p_limit integer) TO scrapifie_worker;
 
 --
 -- Name: FUNCTION expire_timed_out_jobs(); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.expire_timed_out_jobs() FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.expire_timed_out_jobs() TO scrapifie_worker;
+
+--
+-- Name: FUNCTION fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text, p_error_details jsonb, p_retry boolean); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text, p_error_details jsonb, p_retry boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.fail_scrape_job(p_job_id uuid, p_worker_id text, p_attempt integer, p_error_code text, p_error_message text, p_error_details jsonb, p_retry boolean) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION generate_api_key_prefix(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.generate_api_key_prefix() FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.generate_api_key_prefix() TO scrapifie_app;
 
 --
 -- Name: FUNCTION generate_invoice_number(); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.generate_invoice_number() FROM PUBLIC;
-GRANT ALL ON FUNCTION scrapifie.generate_invoice_number() TO scrapifie_app;
-
---
--- Name: TABLE domain_intelligence; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT ON TABLE scrapifie.domain_intelligence TO schema_tool_readonly;
 
 --
 -- Name: FUNCTION get_domain_intelligence(p_domain text); Type: ACL; Schema: scrapifie
@@ -3448,6 +4871,7 @@ GRANT SELECT ON TABLE scrapifie.domain_intelligence TO schema_tool_readonly;
 
 REVOKE ALL ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) TO scrapifie_worker;
 
 --
 -- Name: FUNCTION get_fingerprint(p_browser_type text, p_os_type text, p_locale text); Type: ACL; Schema: scrapifie
@@ -3455,6 +4879,7 @@ GRANT ALL ON FUNCTION scrapifie.get_domain_intelligence(p_domain text) TO scrapi
 
 REVOKE ALL ON FUNCTION scrapifie.get_fingerprint(p_browser_type text, p_os_type text, p_locale text) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.get_fingerprint(p_browser_type text, p_os_type text, p_locale text) TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.get_fingerprint(p_browser_type text, p_os_type text, p_locale text) TO scrapifie_worker;
 
 --
 -- Name: FUNCTION get_proxy_providers(); Type: ACL; Schema: scrapifie
@@ -3462,6 +4887,7 @@ GRANT ALL ON FUNCTION scrapifie.get_fingerprint(p_browser_type text, p_os_type t
 
 REVOKE ALL ON FUNCTION scrapifie.get_proxy_providers() FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.get_proxy_providers() TO scrapifie_app;
+GRANT ALL ON FUNCTION scrapifie.get_proxy_providers() TO scrapifie_worker;
 
 --
 -- Name: FUNCTION get_queue_stats(); Type: ACL; Schema: scrapifie
@@ -3478,17 +4904,88 @@ REVOKE ALL ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date times
 GRANT ALL ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) TO scrapifie_app;
 
 --
--- Name: TABLE subscriptions; Type: ACL; Schema: scrapifie
+-- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.subscriptions TO scrapifie_app;
-GRANT SELECT ON TABLE scrapifie.subscriptions TO schema_tool_readonly;
+REVOKE ALL ON FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION invalidate_user_sessions(p_user_id uuid); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.invalidate_user_sessions(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.invalidate_user_sessions(p_user_id uuid) TO scrapifie_app;
+
+--
+-- Name: FUNCTION is_http_url(p_url text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.is_http_url(p_url text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.is_http_url(p_url text) TO scrapifie_app;
+
+--
+-- Name: FUNCTION job_webhook_signature(p_job_id uuid, p_payload text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.job_webhook_signature(p_job_id uuid, p_payload text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.job_webhook_signature(p_job_id uuid, p_payload text) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION lost_job(p_job_id uuid, p_worker_id text, p_attempt integer); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.lost_job(p_job_id uuid, p_worker_id text, p_attempt integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.record_job_webhook_delivery(p_job_id uuid, p_success boolean, p_error text) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION record_webhook_delivery(p_webhook_id uuid, p_success boolean); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.record_webhook_delivery(p_webhook_id uuid, p_success boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.record_webhook_delivery(p_webhook_id uuid, p_success boolean) TO scrapifie_worker;
+
+--
+-- Name: FUNCTION repair_job_options(p_options jsonb); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.repair_job_options(p_options jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_tenant(p_organization_id uuid); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.require_tenant(p_organization_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reset_email_verification(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.reset_email_verification() FROM PUBLIC;
 
 --
 -- Name: FUNCTION reset_monthly_credits(); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.reset_monthly_credits() FROM PUBLIC;
+
+--
+-- Name: FUNCTION revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid, p_reason text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.revoke_api_key(p_api_key_id uuid, p_revoked_by_user_id uuid, p_reason text) TO scrapifie_app;
+
+--
+-- Name: FUNCTION set_job_credits_estimated(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.set_job_credits_estimated() FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_result_expiry(); Type: ACL; Schema: scrapifie
@@ -3503,6 +5000,13 @@ REVOKE ALL ON FUNCTION scrapifie.set_result_expiry() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scrapifie.set_url_hash() FROM PUBLIC;
 
 --
+-- Name: FUNCTION set_user_password(p_user_id uuid, p_password text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.set_user_password(p_user_id uuid, p_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.set_user_password(p_user_id uuid, p_password text) TO scrapifie_app;
+
+--
 -- Name: FUNCTION submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text, p_options jsonb, p_engine text, p_proxy_tier text, p_priority integer, p_queue_name text, p_api_key_id uuid, p_method text, p_webhook_url text, p_client_reference text, p_batch_id uuid); Type: ACL; Schema: scrapifie
 --
 
@@ -3510,10 +5014,242 @@ REVOKE ALL ON FUNCTION scrapifie.submit_scrape_job(p_organization_id uuid, p_url
 GRANT ALL ON FUNCTION scrapifie.submit_scrape_job(p_organization_id uuid, p_url text, p_idempotency_key text, p_options jsonb, p_engine text, p_proxy_tier text, p_priority integer, p_queue_name text, p_api_key_id uuid, p_method text, p_webhook_url text, p_client_reference text, p_batch_id uuid) TO scrapifie_app;
 
 --
+-- Name: FUNCTION totp(p_key bytea, p_at timestamp with time zone); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.totp(p_key bytea, p_at timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION update_modified_column(); Type: ACL; Schema: scrapifie
 --
 
 REVOKE ALL ON FUNCTION scrapifie.update_modified_column() FROM PUBLIC;
+
+--
+-- Name: FUNCTION use_mfa_backup_code(p_user_id uuid, p_code text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.use_mfa_backup_code(p_user_id uuid, p_code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.use_mfa_backup_code(p_user_id uuid, p_code text) TO scrapifie_app;
+
+--
+-- Name: FUNCTION validate_job_urls(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.validate_job_urls() FROM PUBLIC;
+
+--
+-- Name: FUNCTION validate_webhook_url(); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.validate_webhook_url() FROM PUBLIC;
+
+--
+-- Name: FUNCTION verify_user_mfa_code(p_user_id uuid, p_code text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.verify_user_mfa_code(p_user_id uuid, p_code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.verify_user_mfa_code(p_user_id uuid, p_code text) TO scrapifie_app;
+
+--
+-- Name: FUNCTION verify_user_password(p_user_id uuid, p_password text, p_client_ip inet); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.verify_user_password(p_user_id uuid, p_password text, p_client_ip inet) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.verify_user_password(p_user_id uuid, p_password text, p_client_ip inet) TO scrapifie_app;
+
+--
+-- Name: FUNCTION webhook_signature(p_webhook_id uuid, p_payload text); Type: ACL; Schema: scrapifie
+--
+
+REVOKE ALL ON FUNCTION scrapifie.webhook_signature(p_webhook_id uuid, p_payload text) FROM PUBLIC;
+GRANT ALL ON FUNCTION scrapifie.webhook_signature(p_webhook_id uuid, p_payload text) TO scrapifie_worker;
+
+--
+-- Name: TABLE api_keys; Type: ACL; Schema: scrapifie
+--
+
+GRANT DELETE ON TABLE scrapifie.api_keys TO scrapifie_app;
+
+--
+-- Name: COLUMN api_keys.id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(id) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.organization_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(organization_id) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(organization_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.created_by_user_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(created_by_user_id) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(created_by_user_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.key_prefix; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(key_prefix) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(key_prefix) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.name; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(name),UPDATE(name) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(name) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.description; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(description),UPDATE(description) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(description) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.scopes; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(scopes),UPDATE(scopes) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(scopes) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.allowed_ips; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(allowed_ips),UPDATE(allowed_ips) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(allowed_ips) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.allowed_domains; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(allowed_domains),UPDATE(allowed_domains) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(allowed_domains) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.rate_limit_override; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(rate_limit_override) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(rate_limit_override) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.max_concurrent_override; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(max_concurrent_override) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(max_concurrent_override) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.credits_limit; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(credits_limit),UPDATE(credits_limit) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(credits_limit) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.environment; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(environment),UPDATE(environment) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(environment) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.expires_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(expires_at),UPDATE(expires_at) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(expires_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.last_used_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(last_used_at) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(last_used_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.last_used_ip; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(last_used_ip) ON TABLE scrapifie.api_keys TO scrapifie_app;
+
+--
+-- Name: COLUMN api_keys.last_used_user_agent; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(last_used_user_agent) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(last_used_user_agent) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.usage_count; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(usage_count) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(usage_count) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.is_active; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(is_active),UPDATE(is_active) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(is_active) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.revoked_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(revoked_at) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(revoked_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.revoked_by_user_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(revoked_by_user_id) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(revoked_by_user_id) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.revoke_reason; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(revoke_reason) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(revoke_reason) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.metadata; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(metadata),UPDATE(metadata) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(metadata) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.created_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(created_at) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(created_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: COLUMN api_keys.updated_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(updated_at) ON TABLE scrapifie.api_keys TO scrapifie_app;
+GRANT SELECT(updated_at) ON TABLE scrapifie.api_keys TO schema_tool_readonly;
+
+--
+-- Name: TABLE domain_intelligence; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT ON TABLE scrapifie.domain_intelligence TO schema_tool_readonly;
 
 --
 -- Name: TABLE fingerprints; Type: ACL; Schema: scrapifie
@@ -3531,28 +5267,564 @@ GRANT SELECT ON TABLE scrapifie.invoice_number_counters TO schema_tool_readonly;
 -- Name: TABLE invoices; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.invoices TO scrapifie_app;
+GRANT SELECT ON TABLE scrapifie.invoices TO scrapifie_app;
+GRANT SELECT ON TABLE scrapifie.invoices TO scrapifie_billing;
 GRANT SELECT ON TABLE scrapifie.invoices TO schema_tool_readonly;
+
+--
+-- Name: COLUMN invoices.organization_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(organization_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.subscription_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(subscription_id),UPDATE(subscription_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.stripe_invoice_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_invoice_id),UPDATE(stripe_invoice_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.stripe_payment_intent_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_payment_intent_id),UPDATE(stripe_payment_intent_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.stripe_charge_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_charge_id),UPDATE(stripe_charge_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.status; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.subtotal_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(subtotal_cents),UPDATE(subtotal_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.tax_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(tax_cents),UPDATE(tax_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.tax_rate; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(tax_rate),UPDATE(tax_rate) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.discount_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(discount_cents),UPDATE(discount_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.total_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(total_cents),UPDATE(total_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.amount_paid_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(amount_paid_cents),UPDATE(amount_paid_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.amount_due_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(amount_due_cents),UPDATE(amount_due_cents) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.currency; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(currency),UPDATE(currency) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.line_items; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(line_items),UPDATE(line_items) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.period_start; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(period_start),UPDATE(period_start) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.period_end; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(period_end),UPDATE(period_end) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.issued_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(issued_at),UPDATE(issued_at) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.due_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(due_at),UPDATE(due_at) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.paid_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(paid_at),UPDATE(paid_at) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.voided_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(voided_at),UPDATE(voided_at) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.billing_name; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_name),UPDATE(billing_name) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.billing_email; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_email),UPDATE(billing_email) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.billing_address; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_address),UPDATE(billing_address) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.tax_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(tax_id),UPDATE(tax_id) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.pdf_minio_bucket; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(pdf_minio_bucket),UPDATE(pdf_minio_bucket) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.pdf_minio_key; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(pdf_minio_key),UPDATE(pdf_minio_key) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.notes; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(notes),UPDATE(notes) ON TABLE scrapifie.invoices TO scrapifie_billing;
+
+--
+-- Name: COLUMN invoices.metadata; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE scrapifie.invoices TO scrapifie_billing;
 
 --
 -- Name: TABLE job_events; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT ON TABLE scrapifie.job_events TO scrapifie_app;
+GRANT SELECT ON TABLE scrapifie.job_events TO scrapifie_app;
 GRANT SELECT ON TABLE scrapifie.job_events TO schema_tool_readonly;
-
---
--- Name: SEQUENCE job_events_id_seq; Type: ACL; Schema: scrapifie
---
-
-GRANT USAGE ON SEQUENCE scrapifie.job_events_id_seq TO scrapifie_app;
 
 --
 -- Name: TABLE job_results; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.job_results TO scrapifie_app;
-GRANT SELECT ON TABLE scrapifie.job_results TO schema_tool_readonly;
+GRANT SELECT,DELETE ON TABLE scrapifie.job_results TO scrapifie_app;
+
+--
+-- Name: COLUMN job_results.id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(id) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.job_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(job_id) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.organization_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(organization_id) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.status_code; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(status_code) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.status_text; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(status_text) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_type; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_type) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_length; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_length) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_encoding; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_encoding) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.final_url; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(final_url) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.redirect_count; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(redirect_count) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_storage_type; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_storage_type) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_minio_bucket; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_minio_bucket) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_minio_key; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_minio_key) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_hash; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_hash) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.content_compressed; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(content_compressed) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_minio_bucket; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_minio_bucket) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_minio_key; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_minio_key) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_thumbnail_key; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_thumbnail_key) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_width; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_width) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_height; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_height) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.screenshot_format; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(screenshot_format) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.pdf_minio_bucket; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(pdf_minio_bucket) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.pdf_minio_key; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(pdf_minio_key) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.pdf_page_count; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(pdf_page_count) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.dns_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(dns_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.connect_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(connect_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.tls_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(tls_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.ttfb_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(ttfb_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.download_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(download_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.render_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(render_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.total_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(total_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.detection_score; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(detection_score) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.protection_detected; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(protection_detected) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.captcha_encountered; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(captcha_encountered) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.captcha_type; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(captcha_type) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.captcha_solved; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(captcha_solved) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.captcha_solve_time_ms; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(captcha_solve_time_ms) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.proxy_ip; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(proxy_ip) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.proxy_country; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(proxy_country) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.proxy_provider; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(proxy_provider) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.created_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(created_at) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: COLUMN job_results.expires_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT(expires_at) ON TABLE scrapifie.job_results TO schema_tool_readonly;
+
+--
+-- Name: TABLE organizations; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT ON TABLE scrapifie.organizations TO scrapifie_app;
+GRANT SELECT ON TABLE scrapifie.organizations TO scrapifie_billing;
+GRANT SELECT ON TABLE scrapifie.organizations TO schema_tool_readonly;
+
+--
+-- Name: COLUMN organizations.id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(id) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.name; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.slug; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(slug),UPDATE(slug) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.billing_email; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_email),UPDATE(billing_email) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.technical_email; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(technical_email),UPDATE(technical_email) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.plan_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(plan_id) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.subscription_status; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(subscription_status) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.stripe_customer_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(stripe_customer_id) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.stripe_subscription_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(stripe_subscription_id) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.credits_included_monthly; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(credits_included_monthly) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.credits_overage_rate; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(credits_overage_rate) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.rate_limit_per_second; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(rate_limit_per_second) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.max_concurrent_jobs; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(max_concurrent_jobs) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.max_batch_size; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(max_batch_size) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.data_retention_days; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(data_retention_days) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.features; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(features) ON TABLE scrapifie.organizations TO scrapifie_billing;
+
+--
+-- Name: COLUMN organizations.metadata; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE scrapifie.organizations TO scrapifie_app;
+
+--
+-- Name: COLUMN organizations.deleted_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT UPDATE(deleted_at) ON TABLE scrapifie.organizations TO scrapifie_billing;
 
 --
 -- Name: COLUMN proxy_providers.id; Type: ACL; Schema: scrapifie
@@ -3583,24 +5855,6 @@ GRANT SELECT(api_base_url) ON TABLE scrapifie.proxy_providers TO schema_tool_rea
 --
 
 GRANT SELECT(auth_type) ON TABLE scrapifie.proxy_providers TO schema_tool_readonly;
-
---
--- Name: COLUMN proxy_providers.datacenter_endpoint; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(datacenter_endpoint) ON TABLE scrapifie.proxy_providers TO schema_tool_readonly;
-
---
--- Name: COLUMN proxy_providers.residential_endpoint; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(residential_endpoint) ON TABLE scrapifie.proxy_providers TO schema_tool_readonly;
-
---
--- Name: COLUMN proxy_providers.mobile_endpoint; Type: ACL; Schema: scrapifie
---
-
-GRANT SELECT(mobile_endpoint) ON TABLE scrapifie.proxy_providers TO schema_tool_readonly;
 
 --
 -- Name: COLUMN proxy_providers.datacenter_price_cents; Type: ACL; Schema: scrapifie
@@ -3723,285 +5977,647 @@ GRANT SELECT(created_at) ON TABLE scrapifie.proxy_providers TO schema_tool_reado
 GRANT SELECT(updated_at) ON TABLE scrapifie.proxy_providers TO schema_tool_readonly;
 
 --
+-- Name: TABLE subscriptions; Type: ACL; Schema: scrapifie
+--
+
+GRANT SELECT ON TABLE scrapifie.subscriptions TO scrapifie_app;
+GRANT SELECT,DELETE ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+GRANT SELECT ON TABLE scrapifie.subscriptions TO schema_tool_readonly;
+
+--
+-- Name: COLUMN subscriptions.organization_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(organization_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.plan_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(plan_id),UPDATE(plan_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.plan_name; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(plan_name),UPDATE(plan_name) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.stripe_subscription_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_subscription_id),UPDATE(stripe_subscription_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.stripe_price_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_price_id),UPDATE(stripe_price_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.stripe_product_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_product_id),UPDATE(stripe_product_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.billing_cycle; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_cycle),UPDATE(billing_cycle) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.billing_anchor_day; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(billing_anchor_day),UPDATE(billing_anchor_day) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.base_price_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(base_price_cents),UPDATE(base_price_cents) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.currency; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(currency),UPDATE(currency) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.credits_included; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(credits_included),UPDATE(credits_included) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.credits_overage_rate; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(credits_overage_rate),UPDATE(credits_overage_rate) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.status; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.current_period_start; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(current_period_start),UPDATE(current_period_start) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.current_period_end; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(current_period_end),UPDATE(current_period_end) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.trial_start; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(trial_start),UPDATE(trial_start) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.trial_end; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(trial_end),UPDATE(trial_end) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.canceled_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(canceled_at),UPDATE(canceled_at) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.cancel_at_period_end; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(cancel_at_period_end),UPDATE(cancel_at_period_end) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.ended_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(ended_at),UPDATE(ended_at) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.default_payment_method_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(default_payment_method_id),UPDATE(default_payment_method_id) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
+-- Name: COLUMN subscriptions.metadata; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE scrapifie.subscriptions TO scrapifie_billing;
+
+--
 -- Name: TABLE usage_records; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.usage_records TO scrapifie_app;
+GRANT SELECT ON TABLE scrapifie.usage_records TO scrapifie_app;
+GRANT SELECT,DELETE ON TABLE scrapifie.usage_records TO scrapifie_billing;
 GRANT SELECT ON TABLE scrapifie.usage_records TO schema_tool_readonly;
+
+--
+-- Name: COLUMN usage_records.organization_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(organization_id) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.subscription_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(subscription_id),UPDATE(subscription_id) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.period_start; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(period_start) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.period_end; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(period_end) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.granularity; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(granularity) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.total_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(total_requests),UPDATE(total_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.successful_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(successful_requests),UPDATE(successful_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.failed_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(failed_requests),UPDATE(failed_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.credits_used; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(credits_used),UPDATE(credits_used) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.credits_included_used; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(credits_included_used),UPDATE(credits_included_used) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.credits_overage_used; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(credits_overage_used),UPDATE(credits_overage_used) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.http_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(http_requests),UPDATE(http_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.browser_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(browser_requests),UPDATE(browser_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.stealth_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stealth_requests),UPDATE(stealth_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.datacenter_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(datacenter_requests),UPDATE(datacenter_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.residential_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(residential_requests),UPDATE(residential_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.mobile_requests; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(mobile_requests),UPDATE(mobile_requests) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.captcha_solves; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(captcha_solves),UPDATE(captcha_solves) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.screenshots_taken; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(screenshots_taken),UPDATE(screenshots_taken) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.pdfs_generated; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(pdfs_generated),UPDATE(pdfs_generated) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.bandwidth_in_bytes; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(bandwidth_in_bytes),UPDATE(bandwidth_in_bytes) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.bandwidth_out_bytes; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(bandwidth_out_bytes),UPDATE(bandwidth_out_bytes) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.proxy_cost_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(proxy_cost_cents),UPDATE(proxy_cost_cents) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.captcha_cost_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(captcha_cost_cents),UPDATE(captcha_cost_cents) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.overage_amount_cents; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(overage_amount_cents),UPDATE(overage_amount_cents) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.stripe_usage_record_id; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(stripe_usage_record_id),UPDATE(stripe_usage_record_id) ON TABLE scrapifie.usage_records TO scrapifie_billing;
+
+--
+-- Name: COLUMN usage_records.reported_to_stripe_at; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(reported_to_stripe_at),UPDATE(reported_to_stripe_at) ON TABLE scrapifie.usage_records TO scrapifie_billing;
 
 --
 -- Name: SEQUENCE usage_records_id_seq; Type: ACL; Schema: scrapifie
 --
 
-GRANT USAGE ON SEQUENCE scrapifie.usage_records_id_seq TO scrapifie_app;
+GRANT USAGE ON SEQUENCE scrapifie.usage_records_id_seq TO scrapifie_billing;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.users TO scrapifie_app;
+GRANT DELETE ON TABLE scrapifie.users TO scrapifie_app;
 
 --
 -- Name: COLUMN users.id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(id) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(id) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.organization_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(organization_id),INSERT(organization_id) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(organization_id) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.email; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(email),INSERT(email),UPDATE(email) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(email) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.email_verified_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(email_verified_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(email_verified_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.auth_provider; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(auth_provider),INSERT(auth_provider),UPDATE(auth_provider) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(auth_provider) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.auth_provider_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(auth_provider_id),INSERT(auth_provider_id),UPDATE(auth_provider_id) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(auth_provider_id) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.first_name; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(first_name),INSERT(first_name),UPDATE(first_name) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(first_name) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.last_name; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(last_name),INSERT(last_name),UPDATE(last_name) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(last_name) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.avatar_url; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(avatar_url),INSERT(avatar_url),UPDATE(avatar_url) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(avatar_url) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.timezone; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(timezone),INSERT(timezone),UPDATE(timezone) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(timezone) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.locale; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(locale),INSERT(locale),UPDATE(locale) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(locale) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.role; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(role),INSERT(role),UPDATE(role) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(role) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.permissions; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(permissions),INSERT(permissions),UPDATE(permissions) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(permissions) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.mfa_enabled; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(mfa_enabled),INSERT(mfa_enabled),UPDATE(mfa_enabled) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(mfa_enabled) ON TABLE scrapifie.users TO schema_tool_readonly;
+
+--
+-- Name: COLUMN users.mfa_secret; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(mfa_secret),UPDATE(mfa_secret) ON TABLE scrapifie.users TO scrapifie_app;
+
+--
+-- Name: COLUMN users.mfa_backup_codes; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(mfa_backup_codes),UPDATE(mfa_backup_codes) ON TABLE scrapifie.users TO scrapifie_app;
 
 --
 -- Name: COLUMN users.last_login_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(last_login_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(last_login_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.last_login_ip; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT(last_login_ip) ON TABLE scrapifie.users TO schema_tool_readonly;
+GRANT SELECT(last_login_ip) ON TABLE scrapifie.users TO scrapifie_app;
 
 --
 -- Name: COLUMN users.failed_login_attempts; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(failed_login_attempts) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(failed_login_attempts) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.locked_until; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(locked_until) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(locked_until) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.password_changed_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(password_changed_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(password_changed_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.session_version; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(session_version) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(session_version) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.preferences; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(preferences),INSERT(preferences),UPDATE(preferences) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(preferences) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.metadata; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(metadata),INSERT(metadata),UPDATE(metadata) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(metadata) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.created_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(created_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(created_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.updated_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(updated_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(updated_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: COLUMN users.deleted_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(deleted_at),UPDATE(deleted_at) ON TABLE scrapifie.users TO scrapifie_app;
 GRANT SELECT(deleted_at) ON TABLE scrapifie.users TO schema_tool_readonly;
 
 --
 -- Name: TABLE webhooks; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE scrapifie.webhooks TO scrapifie_app;
+GRANT DELETE ON TABLE scrapifie.webhooks TO scrapifie_app;
 
 --
 -- Name: COLUMN webhooks.id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(id) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(id) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.organization_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(organization_id),INSERT(organization_id) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(organization_id) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.created_by_user_id; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(created_by_user_id),INSERT(created_by_user_id) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(created_by_user_id) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.name; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(name),INSERT(name),UPDATE(name) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(name) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.url; Type: ACL; Schema: scrapifie
 --
 
-GRANT SELECT(url) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
+GRANT SELECT(url),INSERT(url),UPDATE(url) ON TABLE scrapifie.webhooks TO scrapifie_app;
+
+--
+-- Name: COLUMN webhooks.secret; Type: ACL; Schema: scrapifie
+--
+
+GRANT INSERT(secret),UPDATE(secret) ON TABLE scrapifie.webhooks TO scrapifie_app;
 
 --
 -- Name: COLUMN webhooks.events; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(events),INSERT(events),UPDATE(events) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(events) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.api_key_ids; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(api_key_ids),INSERT(api_key_ids),UPDATE(api_key_ids) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(api_key_ids) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.is_active; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(is_active),INSERT(is_active),UPDATE(is_active) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(is_active) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.timeout_ms; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(timeout_ms),INSERT(timeout_ms),UPDATE(timeout_ms) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(timeout_ms) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.retry_count; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(retry_count),INSERT(retry_count),UPDATE(retry_count) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(retry_count) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.last_triggered_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(last_triggered_at) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(last_triggered_at) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.last_success_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(last_success_at) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(last_success_at) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.last_failure_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(last_failure_at) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(last_failure_at) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.failure_count; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(failure_count) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(failure_count) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.consecutive_failures; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(consecutive_failures) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(consecutive_failures) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.metadata; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(metadata),INSERT(metadata),UPDATE(metadata) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(metadata) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.created_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(created_at) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(created_at) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 
 --
 -- Name: COLUMN webhooks.updated_at; Type: ACL; Schema: scrapifie
 --
 
+GRANT SELECT(updated_at) ON TABLE scrapifie.webhooks TO scrapifie_app;
 GRANT SELECT(updated_at) ON TABLE scrapifie.webhooks TO schema_tool_readonly;
 

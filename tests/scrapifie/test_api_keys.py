@@ -57,10 +57,12 @@ def test_every_refusal_looks_the_same(db: TestDB, make) -> None:
     db.execute("UPDATE scrapifie.organizations SET deleted_at = now() WHERE id = %s", (gone,))
     live_raw = keys["live"][1]
     refused = [raw for name, (_, raw) in keys.items() if name != "live"] + [
-        deleted_org_key, "sk_00000000_" + "0" * 64, live_raw.upper(), live_raw + " ", "", None]
+        deleted_org_key, "sk_00000000_" + "0" * 64, live_raw.upper(), live_raw + " ", ""]
     for raw in refused:
         assert _auth(db, raw) == []
     assert db.scalar("SELECT sum(usage_count) FROM scrapifie.api_keys") == 0  # refusals record nothing
+    with pytest.raises(psycopg.errors.NullValueNotAllowed):  # no key at all is a caller's bug, not a refusal
+        _auth(db, None)
     assert len(_auth(db, live_raw)) == 1
     # a future expiry is fine
     db.execute("UPDATE scrapifie.api_keys SET expires_at = now() + interval '1 day' WHERE id = %s",
@@ -90,7 +92,7 @@ def test_app_role_sees_keys_of_its_own_organization_only(db: TestDB, make) -> No
         assert [r[0] for r in conn.execute("SELECT id FROM scrapifie.api_keys").fetchall()] == [my_key]
     with db.as_role("scrapifie_app") as conn:
         assert conn.execute("SELECT count(*) FROM scrapifie.api_keys").fetchone()[0] == 0
-    # and creating a key for another organization is refused by the policy
+    # and creating a key for another organization is refused (the acting organization is checked)
     with db.as_role("scrapifie_app", {"app.organization_id": str(mine)}) as conn, \
             pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT * FROM scrapifie.create_api_key(%s, 'x')", (theirs,))

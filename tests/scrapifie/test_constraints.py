@@ -38,6 +38,38 @@ BAD_UPDATES = [
     ("domain_intelligence", "protection_level = 'ultra'", "domain_intelligence_valid_protection_level"),
     ("invoice_number_counters", "year_month = '202513'", "invoice_number_counters_valid_month"),
     ("invoice_number_counters", "last_number = 0", "invoice_number_counters_positive"),
+    # scrapifie_0004: what one tenant (or billing) writes cannot break what runs for all
+    ("organizations", "credits_included_monthly = -1", "organizations_non_negative_allowance"),
+    ("organizations", "credits_overage_rate = -0.1", "organizations_non_negative_allowance"),
+    ("organizations", "data_retention_days = 0", "organizations_valid_limits"),
+    ("organizations", "data_retention_days = 100000000", "organizations_valid_limits"),
+    ("organizations", "max_batch_size = 0", "organizations_valid_limits"),
+    ("api_keys", "credits_limit = -1", "api_keys_non_negative_limits"),
+    ("api_keys", "rate_limit_override = 0", "api_keys_non_negative_limits"),
+    ("scrape_jobs", "options = '{\"timeout\": 1e300}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"timeout\": 999}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"timeout\": \"30000\"}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"wait_time\": -1}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"screenshot\": \"yes\"}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"extract\": 5}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"wait_for\": 1}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '{\"unknown\": 1}'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '[]'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "options = '\"timeout\"'", "scrape_jobs_valid_options"),
+    ("scrape_jobs", "credits_charged = -1", "scrape_jobs_non_negative_credits"),
+    ("job_events", "created_at = '1999-12-31 23:59:59+00'", "chk_job_events_created_at_range"),
+    ("job_events", "created_at = '2100-01-01 00:00:00+00'", "chk_job_events_created_at_range"),
+    ("job_events", "event_type = 'system.cleanup'", "job_events_valid_type"),
+    ("subscriptions", "credits_included = -1", "subscriptions_non_negative_amounts"),
+    ("subscriptions", "base_price_cents = -1", "subscriptions_non_negative_amounts"),
+    ("subscriptions", "current_period_end = current_period_start - interval '1 day'", "subscriptions_valid_period"),
+    ("subscriptions", "trial_start = now(), trial_end = now() - interval '1 day'", "subscriptions_valid_period"),
+    ("usage_records", "credits_used = -1", "usage_records_non_negative_counts"),
+    ("usage_records", "overage_amount_cents = -1", "usage_records_non_negative_counts"),
+    ("usage_records", "period_start = '1999-12-31', period_end = '2000-01-02'", "chk_usage_records_period_start_range"),
+    ("invoices", "total_cents = -1", "invoices_non_negative_amounts"),
+    ("invoices", "amount_due_cents = -1", "invoices_non_negative_amounts"),
+    ("invoices", "period_end = period_start - interval '1 day'", "invoices_valid_period"),
 ]
 
 
@@ -58,6 +90,9 @@ def rows(db: TestDB, make) -> dict[str, str]:
     made["usage_records"] = db.scalar(
         "INSERT INTO scrapifie.usage_records (organization_id, period_start, period_end)"
         " VALUES (%s, date_trunc('day', now()), date_trunc('day', now()) + interval '1 day') RETURNING id", (org,))
+    made["job_events"] = db.scalar(
+        "INSERT INTO scrapifie.job_events (job_id, organization_id, event_type) VALUES (%s, %s, 'job.queued')"
+        " RETURNING id", (job, org))
     made["invoices"] = db.scalar(
         "SELECT id FROM scrapifie.invoices WHERE invoice_number = %s", (make.invoice(org),))
     where = {table: f"id = '{value}'" for table, value in made.items()}
@@ -73,7 +108,7 @@ def test_every_check_constraint_is_exercised(db: TestDB) -> None:
     checks = {r[0] for r in db.query(
         """SELECT con.conname FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
            WHERE c.relnamespace = 'scrapifie'::regnamespace AND con.contype = 'c' AND NOT c.relispartition""")}
-    assert checks == {c for _, _, c in BAD_UPDATES} | {"job_events_valid_type"}
+    assert checks == {c for _, _, c in BAD_UPDATES}
 
 
 def test_event_type_check_rejects_the_seeds_cleanup_event(db: TestDB, make) -> None:
@@ -118,14 +153,13 @@ def test_unique_constraints_name_themselves(db: TestDB, make) -> None:
 
 def test_bad_arguments_are_refused_by_sqlstate(db: TestDB, make) -> None:
     org = make.org(balance=10)
-    for call in ("scrapifie.deduct_credits(%s, 0)", "scrapifie.deduct_credits(%s, -5)",
-                 "scrapifie.deduct_credits(%s, NULL)", "scrapifie.add_credits(%s, 0)",
-                 "scrapifie.add_credits(%s, -1)"):
-        with pytest.raises(errors.InvalidParameterValue):
-            db.execute(f"SELECT {call}", (org,))
-    with pytest.raises(errors.NoDataFound):
-        db.execute("SELECT scrapifie.add_credits(gen_random_uuid(), 5)")
-    for bad in ("SELECT scrapifie.cleanup_old_jobs(0)", "SELECT scrapifie.cleanup_old_jobs(NULL)",
+    with db.as_role("scrapifie_app", {"app.organization_id": str(org)}) as conn:
+        for call in ("scrapifie.deduct_credits(%s, 0)", "scrapifie.deduct_credits(%s, -5)"):
+            with pytest.raises(errors.InvalidParameterValue), conn.transaction():
+                conn.execute(f"SELECT {call}", (org,))
+        with pytest.raises(errors.NullValueNotAllowed), conn.transaction():
+            conn.execute("SELECT scrapifie.deduct_credits(%s, NULL)", (org,))
+    for bad in ("SELECT scrapifie.cleanup_old_jobs(0)", "SELECT scrapifie.cleanup_old_jobs(36501)",
                 "SELECT * FROM scrapifie.claim_scrape_jobs('w', 'default', 0)",
                 "SELECT * FROM scrapifie.claim_scrape_jobs('', 'default', 1)"):
         with pytest.raises(errors.InvalidParameterValue):
@@ -135,10 +169,10 @@ def test_bad_arguments_are_refused_by_sqlstate(db: TestDB, make) -> None:
 
 def test_a_rejected_row_leaves_nothing_behind(db: TestDB, make) -> None:
     org = make.org()
-    with psycopg.connect(db.url) as conn:
-        with pytest.raises(errors.CheckViolation):
+    with db.as_role("scrapifie_app", {"app.organization_id": str(org)}) as conn:
+        with pytest.raises(errors.CheckViolation) as exc:
             conn.execute("SELECT * FROM scrapifie.submit_scrape_job(%s, 'https://x.test/', p_priority => 42)",
                          (org,))
-        conn.rollback()
+        assert exc.value.diag.constraint_name == "scrape_jobs_valid_priority"
     assert db.scalar("SELECT count(*) FROM scrapifie.scrape_jobs") == 0
     assert db.scalar("SELECT count(*) FROM scrapifie.job_events") == 0

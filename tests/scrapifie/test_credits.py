@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
 from pg import TestDB, concurrently, errors
+from scrapifie.support import APP, BILLING, acting
+
+
+def _deduct(db: TestDB, org, amount: int) -> bool:
+    """deduct_credits the way the application calls it: as scrapifie_app acting for the organization."""
+    with db.as_role(APP, acting(org)) as conn:
+        ok = conn.execute("SELECT scrapifie.deduct_credits(%s, %s)", (org, amount)).fetchone()[0]
+        conn.commit()
+    return ok
+
+
+def _act(conn: psycopg.Connection, role: str, org) -> None:
+    """The session acts as role for org (for the concurrent workers)."""
+    conn.execute(f"SET ROLE {role}")
+    conn.execute("SELECT set_config('app.organization_id', %s, false)", (str(org),))
+
+
+def _add(db: TestDB, org, amount: int) -> None:
+    """add_credits the way billing calls it: as scrapifie_billing acting for the organization."""
+    with db.as_role(BILLING, acting(org)) as conn:
+        conn.execute("SELECT scrapifie.add_credits(%s, %s)", (org, amount))
+        conn.commit()
 
 
 def test_deduct_takes_only_what_the_balance_covers(db: TestDB, make) -> None:
     org = make.org(balance=10)
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 4)", (org,)) is True
+    assert _deduct(db, org, 4) is True
     assert make.balance(org) == 6
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 7)", (org,)) is False
+    assert _deduct(db, org, 7) is False
     assert make.balance(org) == 6
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 6)", (org,)) is True
+    assert _deduct(db, org, 6) is True
     assert make.balance(org) == 0
-    assert db.scalar("SELECT scrapifie.deduct_credits(gen_random_uuid(), 1)") is False
     deleted = make.org(balance=10, deleted_at="2025-01-01")
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 1)", (deleted,)) is False
+    assert _deduct(db, deleted, 1) is False
 
 
 def test_enterprise_is_unlimited_and_never_negative(db: TestDB, make) -> None:
     org = make.org(balance=5, plan_id="enterprise")
     assert db.scalar("SELECT scrapifie.check_organization_credits(%s, 1000)", (org,)) is True
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 3)", (org,)) is True
+    assert _deduct(db, org, 3) is True
     assert make.balance(org) == 2
-    assert db.scalar("SELECT scrapifie.deduct_credits(%s, 1000)", (org,)) is True
+    assert _deduct(db, org, 1000) is True
     assert make.balance(org) == 0
 
 
@@ -36,12 +59,17 @@ def test_check_organization_credits(db: TestDB, make) -> None:
     assert db.scalar("SELECT scrapifie.check_organization_credits(%s, 101)", (org,)) is False
     # the seed returned NULL for an unknown organization
     assert db.scalar("SELECT scrapifie.check_organization_credits(gen_random_uuid(), 1)") is False
-    assert db.scalar("SELECT scrapifie.check_organization_credits(%s, NULL)", (org,)) is False
+    for bad, error in (("NULL", psycopg.errors.NullValueNotAllowed), ("0", psycopg.errors.InvalidParameterValue),
+                       ("-5", psycopg.errors.InvalidParameterValue)):
+        with pytest.raises(error):
+            db.scalar(f"SELECT scrapifie.check_organization_credits(%s, {bad})", (org,))
+    with pytest.raises(psycopg.errors.NullValueNotAllowed):
+        db.scalar("SELECT scrapifie.check_organization_credits(NULL, 1)")
 
 
 def test_add_credits_and_updated_at(db: TestDB, make) -> None:
     org = make.org(balance=1, updated_at="2025-01-01")
-    db.execute("SELECT scrapifie.add_credits(%s, 41)", (org,))
+    _add(db, org, 41)
     assert make.balance(org) == 42
     assert db.scalar("SELECT updated_at > now() - interval '1 minute' FROM scrapifie.organizations WHERE id = %s",
                      (org,))
@@ -53,6 +81,7 @@ def test_sixteen_concurrent_deductions_are_exact(db: TestDB, make) -> None:
     amounts = [37 + 11 * i for i in range(16)]  # 2,168 in all: some must be refused
 
     def work(conn: psycopg.Connection, i: int) -> list[tuple[int, bool]]:
+        _act(conn, APP, org)
         done = []
         for _ in range(5):
             ok = conn.execute("SELECT scrapifie.deduct_credits(%s, %s)", (org, amounts[i])).fetchone()[0]
@@ -72,6 +101,7 @@ def test_concurrent_adds_and_deducts_lose_nothing(db: TestDB, make) -> None:
     org = make.org(balance=0)
 
     def work(conn: psycopg.Connection, i: int) -> int:
+        _act(conn, BILLING if i % 2 else APP, org)
         taken = 0
         for _ in range(20):
             if i % 2:
@@ -89,9 +119,10 @@ def test_app_role_deducts_only_its_own_credits(db: TestDB, make) -> None:
     mine, theirs = make.org(balance=10), make.org(balance=10)
     with db.as_role("scrapifie_app", {"app.organization_id": str(mine)}) as conn:
         assert conn.execute("SELECT scrapifie.deduct_credits(%s, 5)", (mine,)).fetchone()[0] is True
-        assert conn.execute("SELECT scrapifie.deduct_credits(%s, 5)", (theirs,)).fetchone()[0] is False
         assert conn.execute("SELECT scrapifie.check_organization_credits(%s, 1)", (theirs,)).fetchone()[0] is False
         conn.commit()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT scrapifie.deduct_credits(%s, 5)", (theirs,))
     assert (make.balance(mine), make.balance(theirs)) == (5, 10)
 
 
@@ -104,7 +135,7 @@ def test_reset_monthly_credits_once_per_period(db: TestDB, make) -> None:
     make.subscription(canceled, 5000, status="canceled")
     db.execute("SELECT scrapifie.reset_monthly_credits()")
     assert [make.balance(o) for o in (active, lapsed, none, canceled)] == [5000, 3, 3, 3]
-    db.execute("SELECT scrapifie.deduct_credits(%s, 100)", (active,))
+    _deduct(db, active, 100)
     db.execute("SELECT scrapifie.reset_monthly_credits()")  # same period: no second refill
     assert make.balance(active) == 4900
     # a new period starts: refilled again
@@ -136,17 +167,21 @@ def test_calculate_job_credits(db: TestDB, make) -> None:
         ({"engine": "http", "proxy_tier": None}, 1),
     ]
     for cols, credits in cases:
-        job = make.job(org, **cols)
-        got = db.scalar("SELECT scrapifie.calculate_job_credits(j) FROM scrapifie.scrape_jobs j WHERE id = %s",
-                        (job,))
+        row = {"organization_id": str(org), "url": "https://a.test/", "options": "{}", **cols}
+        got = db.scalar("SELECT scrapifie.calculate_job_credits(jsonb_populate_record(NULL::scrapifie.scrape_jobs,"
+                        " %s::jsonb))", (json.dumps({k: json.loads(v) if k == "options" else v for k, v in row.items()}),))
         assert (cols, got) == (cols, credits)
+    with pytest.raises(psycopg.errors.NullValueNotAllowed):
+        db.scalar("SELECT scrapifie.calculate_job_credits(NULL)")
+    # the price is the database's: a job's estimate follows its engine, tier and options
+    job = make.job(org, engine="stealth", proxy_tier="mobile", credits_estimated=0)
+    assert db.scalar("SELECT credits_estimated FROM scrapifie.scrape_jobs WHERE id = %s", (job,)) == 20
 
 
 def test_deduction_failure_rolls_back_with_the_transaction(db: TestDB, make) -> None:
     org = make.org(balance=10)
-    with psycopg.connect(db.url) as conn:
-        conn.execute("SELECT scrapifie.deduct_credits(%s, 4)", (org,))
-        conn.rollback()
+    with db.as_role(APP, acting(org)) as conn:
+        assert conn.execute("SELECT scrapifie.deduct_credits(%s, 4)", (org,)).fetchone()[0] is True
     assert make.balance(org) == 10
     with pytest.raises(psycopg.errors.CheckViolation) as exc, psycopg.connect(db.url) as conn:
         conn.execute("UPDATE scrapifie.organizations SET credits_balance = credits_balance - 11 WHERE id = %s",

@@ -75,9 +75,11 @@ def test_numbers_past_99999_stay_unique(db: TestDB, make) -> None:
         f"INV-{_month()}-99999", f"INV-{_month()}-100000", f"INV-{_month()}-100001"]
 
 
-def test_app_role_numbers_invoices_but_cannot_touch_counters(db: TestDB, make) -> None:
+def test_billing_numbers_invoices_but_cannot_touch_counters(db: TestDB, make) -> None:
     org = make.org()
-    with db.as_role("scrapifie_app", {"app.organization_id": str(org)}) as conn:
+    with db.as_role("scrapifie_billing", {"app.organization_id": str(org)}) as conn:
         assert make.invoice(org, conn=conn) == f"INV-{_month()}-00001"
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
-            conn.execute("SELECT * FROM scrapifie.invoice_number_counters")
+        for forbidden in ("SELECT * FROM scrapifie.invoice_number_counters",
+                          "SELECT scrapifie.generate_invoice_number()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(forbidden)

@@ -6,6 +6,9 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+from psycopg import errors
+
 from pg import TestDB
 
 UTC = timezone.utc
@@ -26,7 +29,8 @@ def test_url_hash_on_insert_and_url_change_only(db: TestDB, make) -> None:
     db.execute("UPDATE scrapifie.scrape_jobs SET priority = 7 WHERE id = %s", (job,))
     assert db.scalar("SELECT url_hash FROM scrapifie.scrape_jobs WHERE id = %s", (job,)) == _sha("https://other.test/")
     assert db.scalar("SELECT scrapifie.calculate_url_hash('abc')") == _sha("abc")
-    assert db.scalar("SELECT scrapifie.calculate_url_hash(NULL)") is None
+    with pytest.raises(errors.NullValueNotAllowed):
+        db.scalar("SELECT scrapifie.calculate_url_hash(NULL)")
 
 
 def test_result_expiry_follows_the_organizations_retention(db: TestDB, make) -> None:

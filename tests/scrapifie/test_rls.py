@@ -11,30 +11,35 @@ from psycopg import errors
 from pg import TestDB, concurrently
 
 APP = "scrapifie_app"
+BILLING = "scrapifie_billing"
 
 # table -> (INSERT for %(org)s, using %(job)s: a job of that organization without a result;
-#           an UPDATE's SET clause, or None where the application may not update)
-SPECS: dict[str, tuple[str, str | None]] = {
-    "users": ("INSERT INTO scrapifie.users (organization_id, email) VALUES (%(org)s, %(rnd)s)", "locale = 'fr-FR'"),
+#           the role that writes the table (None: no application role inserts; the fixture
+#           inserts as the owner); an UPDATE's SET clause, or None where no role may update;
+#           whether the writer (or scrapifie_app) may delete)
+SPECS: dict[str, tuple[str, str | None, str | None, bool]] = {
+    "users": ("INSERT INTO scrapifie.users (organization_id, email) VALUES (%(org)s, %(rnd)s)",
+              APP, "locale = 'fr-FR'", True),
     "api_keys": ("INSERT INTO scrapifie.api_keys (organization_id, key_hash, name) VALUES (%(org)s, %(rnd)s, 'k')",
-                 "name = 'renamed'"),
+                 None, "name = 'renamed'", True),
     "scrape_jobs": ("INSERT INTO scrapifie.scrape_jobs (organization_id, url, url_hash)"
-                    " VALUES (%(org)s, 'https://r.test/', '-')", "priority = 9"),
+                    " VALUES (%(org)s, 'https://r.test/', '-')", None, "priority = 9", True),
     "job_results": ("INSERT INTO scrapifie.job_results (job_id, organization_id) VALUES (%(job)s, %(org)s)",
-                    "status_code = 404"),
+                    None, None, True),
     "job_events": ("INSERT INTO scrapifie.job_events (job_id, organization_id, event_type)"
-                   " VALUES (%(job)s, %(org)s, 'job.queued')", None),
+                   " VALUES (%(job)s, %(org)s, 'job.queued')", None, None, False),
     "webhooks": ("INSERT INTO scrapifie.webhooks (organization_id, name, url, secret)"
-                 " VALUES (%(org)s, 'w', 'https://h.test/', 's')", "name = 'renamed'"),
+                 " VALUES (%(org)s, 'w', 'https://h.test/', 's')", APP, "name = 'renamed'", True),
     "subscriptions": ("INSERT INTO scrapifie.subscriptions (organization_id, plan_id, plan_name, base_price_cents,"
                       " credits_included, current_period_start, current_period_end)"
                       " VALUES (%(org)s, 'free', 'Free', 0, 10, now(), now() + interval '30 days')",
-                      "plan_name = 'renamed'"),
+                      BILLING, "plan_name = 'renamed'", True),
     "usage_records": ("INSERT INTO scrapifie.usage_records (organization_id, period_start, period_end)"
                       " VALUES (%(org)s, now() - random() * interval '300 days', now() + interval '1 year')",
-                      "total_requests = 7"),
+                      BILLING, "total_requests = 7", True),
     "invoices": ("INSERT INTO scrapifie.invoices (organization_id, subtotal_cents, total_cents, amount_due_cents,"
-                 " period_start, period_end) VALUES (%(org)s, 1, 1, 1, now(), now())", "notes = 'renamed'"),
+                 " period_start, period_end) VALUES (%(org)s, 1, 1, 1, now(), now())",
+                 BILLING, "notes = 'renamed'", False),
 }
 TENANT_TABLES = ["organizations", *SPECS]
 
@@ -46,7 +51,7 @@ class Tenant:
         job = make.job(self.org)
         make.result(job, self.org)
         with psycopg.connect(db.url, autocommit=True) as conn:
-            for table, (insert, _) in SPECS.items():
+            for table, (insert, *_) in SPECS.items():
                 if table != "job_results":
                     conn.execute(insert, {"org": self.org, "job": job, "rnd": uuid.uuid4().hex})
 
@@ -88,29 +93,38 @@ def test_writes_are_confined_to_the_acting_organization(db: TestDB, tenants) -> 
 
 
 def _check_writes(db: TestDB, a: Tenant, b: Tenant, table: str) -> None:
-    insert, update = SPECS[table]
-    with db.as_role(APP, {"app.organization_id": str(a.org)}) as conn:
-        with conn.transaction():
-            conn.execute(insert, a.args())  # own: allowed
+    insert, writer, update, deletable = SPECS[table]
+    role = writer or APP
+    with db.as_role(role, {"app.organization_id": str(a.org)}) as conn:
+        if writer:
+            with conn.transaction():
+                conn.execute(insert, a.args())  # own: allowed
+        else:
+            with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(insert, a.args())  # the database's rows: not even its own
         with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
             conn.execute(insert, b.args())  # for the other organization: refused
-        if update is None:  # the audit log is append-only for the application
-            for stmt in (f"UPDATE scrapifie.{table} SET worker_id = 'x'", f"DELETE FROM scrapifie.{table}"):
-                with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
-                    conn.execute(stmt)
-            return
-        assert _count(conn, table) >= 2  # the fixture's row and the one just inserted
-        with conn.transaction():
-            assert conn.execute(f"UPDATE scrapifie.{table} SET {update} WHERE organization_id = %s",
-                                (b.org,)).rowcount == 0
-            assert conn.execute(f"DELETE FROM scrapifie.{table} WHERE organization_id = %s", (b.org,)).rowcount == 0
-            assert conn.execute(f"UPDATE scrapifie.{table} SET {update}").rowcount == _count(conn, table) > 0
-        with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
-            conn.execute(f"UPDATE scrapifie.{table} SET organization_id = %s", (b.org,))  # no moving rows out
-        with conn.transaction():
-            own = _count(conn, table)
-            deleted = conn.execute(f"DELETE FROM scrapifie.{table}").rowcount
-            assert deleted == own > 0 and _count(conn, table) == 0
+        assert _count(conn, table) >= 1
+        if update is None:
+            with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(f"UPDATE scrapifie.{table} SET organization_id = organization_id")
+        else:
+            with conn.transaction():
+                assert conn.execute(f"UPDATE scrapifie.{table} SET {update} WHERE organization_id = %s",
+                                    (b.org,)).rowcount == 0
+                assert conn.execute(f"UPDATE scrapifie.{table} SET {update}").rowcount == _count(conn, table) > 0
+            with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(f"UPDATE scrapifie.{table} SET organization_id = %s", (b.org,))  # no moving rows out
+        if deletable:
+            with conn.transaction():
+                assert conn.execute(f"DELETE FROM scrapifie.{table} WHERE organization_id = %s",
+                                    (b.org,)).rowcount == 0
+                own = _count(conn, table)
+                deleted = conn.execute(f"DELETE FROM scrapifie.{table}").rowcount
+                assert deleted == own > 0 and _count(conn, table) == 0
+        else:
+            with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(f"DELETE FROM scrapifie.{table}")
     with psycopg.connect(db.url) as su:  # the other organization's rows are untouched
         assert _count(su, table, b.org) >= 1
 
@@ -119,8 +133,9 @@ def test_organization_rows(db: TestDB, tenants) -> None:
     a, b = tenants
     with db.as_role(APP, {"app.organization_id": str(a.org)}) as conn:
         assert conn.execute("UPDATE scrapifie.organizations SET name = 'x' WHERE id = %s", (b.org,)).rowcount == 0
-        assert conn.execute("DELETE FROM scrapifie.organizations WHERE id = %s", (b.org,)).rowcount == 0
         assert conn.execute("UPDATE scrapifie.organizations SET name = 'mine'").rowcount == 1
+        with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("DELETE FROM scrapifie.organizations WHERE id = %s", (a.org,))  # closing is billing's
         with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
             conn.execute("UPDATE scrapifie.organizations SET id = %s", (b.org,))
         with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
@@ -130,7 +145,8 @@ def test_organization_rows(db: TestDB, tenants) -> None:
     with db.as_role(APP, {"app.organization_id": str(new)}) as conn:  # sign-up: act as the new id
         conn.execute("INSERT INTO scrapifie.organizations (id, name, slug, billing_email)"
                      " VALUES (%s, 'n', 'n-new', 'b@x.test')", (new,))
-        assert conn.execute("DELETE FROM scrapifie.organizations").rowcount == 1
+        assert conn.execute("SELECT plan_id, credits_balance FROM scrapifie.organizations").fetchall() == [
+            ("starter", 0)]  # the defaults: a plan and credits are billing's to set
 
 
 def test_results_and_events_must_belong_to_a_job_of_the_organization(db: TestDB, tenants) -> None:
