@@ -407,6 +407,20 @@ $$;
 COMMENT ON FUNCTION ops.create_partition(p_parent regclass, p_month date, p_run uuid) IS 'Creates the partition of the month of p_month (inside ops.key_range(), else 22023) of a registered parent, moving that month''s rows out of the DEFAULT partition into it; attached with SHARE UPDATE EXCLUSIVE on the parent (or created PARTITION OF when the transaction holds ACCESS EXCLUSIVE on it). Serialised per parent and idempotent: created is false when the month is already covered.';
 
 --
+-- Name: crypt(text, text); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.crypt(p_password text, p_salt text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN public.crypt(p_password, p_salt);
+
+--
+-- Name: FUNCTION crypt(p_password text, p_salt text); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.crypt(p_password text, p_salt text) IS 'pgcrypto''s crypt(), bound to the extension''s schema at migration time (public, or extensions on Supabase). Owner only: called inside SECURITY DEFINER functions.';
+
+--
 -- Name: default_contents(regclass); Type: FUNCTION; Schema: ops
 --
 
@@ -853,6 +867,20 @@ CREATE FUNCTION ops.ensure_worker_role(p_schema name) RETURNS name
 COMMENT ON FUNCTION ops.ensure_worker_role(p_schema name) IS 'Creates the NOLOGIN NOINHERIT queue worker role <schema>_worker if absent and sets its search_path in this database. Runs as the caller, who needs CREATEROLE; call it before SET LOCAL ROLE schema_tool_owner.';
 
 --
+-- Name: gen_salt(text, integer); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.gen_salt(p_type text, p_rounds integer) RETURNS text
+    LANGUAGE sql STRICT PARALLEL SAFE
+    RETURN public.gen_salt(p_type, p_rounds);
+
+--
+-- Name: FUNCTION gen_salt(p_type text, p_rounds integer); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.gen_salt(p_type text, p_rounds integer) IS 'pgcrypto''s gen_salt(type, rounds), bound to the extension''s schema at migration time. Owner only.';
+
+--
 -- Name: grant_read_only(name, text[]); Type: FUNCTION; Schema: ops
 --
 
@@ -947,6 +975,20 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.has_rows(p_table regclass) IS 'True when the table (not its partitions) has a row: its size, then one probe; never a scan.';
+
+--
+-- Name: hmac(bytea, bytea, text); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.hmac(p_data bytea, p_key bytea, p_type text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN public.hmac(p_data, p_key, p_type);
+
+--
+-- Name: FUNCTION hmac(p_data bytea, p_key bytea, p_type text); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.hmac(p_data bytea, p_key bytea, p_type text) IS 'pgcrypto''s hmac(data, key, type), bound to the extension''s schema at migration time (for algorithms without a built-in, e.g. sha1 for TOTP; HMAC-SHA256 is ops.hmac_sha256). Owner only.';
 
 --
 -- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: ops
@@ -2566,6 +2608,12 @@ GRANT ALL ON FUNCTION ops.control_type(p_parent regclass) TO schema_tool_readonl
 REVOKE ALL ON FUNCTION ops.create_partition(p_parent regclass, p_month date, p_run uuid) FROM PUBLIC;
 
 --
+-- Name: FUNCTION crypt(p_password text, p_salt text); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.crypt(p_password text, p_salt text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION default_contents(p_parent regclass); Type: ACL; Schema: ops
 --
 
@@ -2662,6 +2710,12 @@ REVOKE ALL ON FUNCTION ops.ensure_partitions(p_parent regclass, p_reference time
 REVOKE ALL ON FUNCTION ops.ensure_worker_role(p_schema name) FROM PUBLIC;
 
 --
+-- Name: FUNCTION gen_salt(p_type text, p_rounds integer); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.gen_salt(p_type text, p_rounds integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION grant_read_only(p_schema name, p_secret_columns text[]); Type: ACL; Schema: ops
 --
 
@@ -2672,6 +2726,12 @@ REVOKE ALL ON FUNCTION ops.grant_read_only(p_schema name, p_secret_columns text[
 --
 
 REVOKE ALL ON FUNCTION ops.has_rows(p_table regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION hmac(p_data bytea, p_key bytea, p_type text); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.hmac(p_data bytea, p_key bytea, p_type text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: ops

@@ -1493,39 +1493,6 @@ $$;
 COMMENT ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) IS 'Jobs an organization created in [start_date, end_date): counts, credits charged, mean started-to-completed time (ms) and success rate (percent). Runs as the caller (RLS applies). NULL arguments are null_value_not_allowed, an end before the start invalid_parameter_value.';
 
 --
--- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: scrapifie
---
-
-CREATE FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) RETURNS bytea
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-DECLARE
-    v_key bytea := p_key;
-    v_inner bytea;
-    v_outer bytea;
-BEGIN
-    -- a key longer than SHA-256's 64-byte block is hashed first; then zero-padded to it
-    IF length(v_key) > 64 THEN
-        v_key := sha256(v_key);
-    END IF;
-    v_key := v_key || decode(repeat('00', 64 - length(v_key)), 'hex');
-    v_inner := v_key;
-    v_outer := v_key;
-    FOR i IN 0..63 LOOP
-        v_inner := set_byte(v_inner, i, get_byte(v_key, i) # 54);  -- ipad 0x36
-        v_outer := set_byte(v_outer, i, get_byte(v_key, i) # 92);  -- opad 0x5c
-    END LOOP;
-    RETURN sha256(v_outer || sha256(v_inner || p_message));
-END
-$$;
-
---
--- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: COMMENT; Schema: scrapifie
---
-
-COMMENT ON FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) IS 'HMAC-SHA256 of a message with a key (RFC 2104 over the built-in sha256(); RFC 4231''s vectors are tested). Webhook signatures are computed with it inside the database, so no secret leaves it.';
-
---
 -- Name: invalidate_user_sessions(uuid); Type: FUNCTION; Schema: scrapifie
 --
 
@@ -1592,7 +1559,7 @@ BEGIN
         RAISE EXCEPTION 'job % has no webhook', p_job_id USING ERRCODE = 'no_data_found';
     END IF;
     RETURN encode(
-        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+        ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
     );
 END
 $$;
@@ -1962,7 +1929,7 @@ BEGIN
     END IF;
     UPDATE scrapifie.users AS u
     SET
-        password_hash = public.crypt(p_password, public.gen_salt('bf', 10)),
+        password_hash = ops.crypt(p_password, ops.gen_salt('bf', 10)),
         password_changed_at = now(),
         session_version = coalesce(u.session_version, 0) + 1,
         failed_login_attempts = 0,
@@ -2081,7 +2048,7 @@ CREATE FUNCTION scrapifie.totp(p_key bytea, p_at timestamp with time zone) RETUR
     LANGUAGE plpgsql IMMUTABLE STRICT
     AS $$
 DECLARE
-    v_mac bytea := public.hmac(int8send(floor(extract(EPOCH FROM p_at) / 30)::bigint), p_key, 'sha1');
+    v_mac bytea := ops.hmac(int8send(floor(extract(EPOCH FROM p_at) / 30)::bigint), p_key, 'sha1');
     v_offset integer := get_byte(v_mac, 19) & 15;
 BEGIN
     RETURN lpad((
@@ -2274,7 +2241,7 @@ BEGIN
         RAISE EXCEPTION 'password hash of user % is not a bcrypt hash set by set_user_password', p_user_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF public.crypt(p_password, v_user.password_hash) = v_user.password_hash THEN
+    IF ops.crypt(p_password, v_user.password_hash) = v_user.password_hash THEN
         UPDATE scrapifie.users AS u
         SET failed_login_attempts = 0, last_login_at = now(), last_login_ip = coalesce(p_client_ip, u.last_login_ip)
         WHERE u.id = p_user_id;
@@ -2317,7 +2284,7 @@ BEGIN
         RAISE EXCEPTION 'webhook % not found', p_webhook_id USING ERRCODE = 'no_data_found';
     END IF;
     RETURN encode(
-        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+        ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
     );
 END
 $$;
@@ -4902,12 +4869,6 @@ GRANT ALL ON FUNCTION scrapifie.get_queue_stats() TO scrapifie_app;
 
 REVOKE ALL ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION scrapifie.get_usage_summary(org_id uuid, start_date timestamp with time zone, end_date timestamp with time zone) TO scrapifie_app;
-
---
--- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: scrapifie
---
-
-REVOKE ALL ON FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION invalidate_user_sessions(p_user_id uuid); Type: ACL; Schema: scrapifie

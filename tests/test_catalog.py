@@ -194,13 +194,10 @@ def test_sql_function_bodies_resolve_with_an_empty_search_path(db: TestDB, schem
 
 # -- The security model (docs/security.md): the rules that keep it, per system ---------------
 #
-# Each rule covers every migrated system except those in PENDING. A new system (capture,
-# insights) gets its entries below or the rules fail for it; at integration the lead adds
-# scrapifie's entries (from the scrapifie-sec branch) and removes it from PENDING.
+# Each rule covers every migrated system except those in PENDING (a system being built, with
+# the reason). A new system gets its entries below or the rules fail for it.
 
-PENDING: dict[str, str] = {
-    "scrapifie": "issue 11 for scrapifie lands with the scrapifie-sec branch: add its entries, then remove this",
-}
+PENDING: dict[str, str] = {}
 
 # Roles that act for a tenant, besides <system>_app (which recorder's backend uses only to switch).
 TENANT_ROLES: dict[str, list[str]] = {"recorder": ["authenticated", "anon"]}
@@ -268,6 +265,51 @@ DEFINER_FOR_TENANTS: dict[str, tuple[str, str]] = {
     "capture.end_replay(uuid)": (
         "no UPDATE on replays: end_time is set once",
         "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
+    "scrapifie.authenticate_api_key(text,inet,text)": (
+        "key hashes unreadable; before a tenant is known",
+        "scrapifie/test_api_keys.py::test_every_refusal_looks_the_same"),
+    "scrapifie.cancel_scrape_job(uuid)": (
+        "no UPDATE of a job's status",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.confirm_user_email(uuid,text)": (
+        "account state not writable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.create_api_key(uuid,text,jsonb,text,timestamp with time zone,uuid)": (
+        "no INSERT on api_keys; the raw key is never stored",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.deduct_credits(uuid,bigint)": (
+        "credits not writable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.get_domain_intelligence(text)": (
+        "shared reference data, no tenant rows",
+        "scrapifie/test_rls.py::test_system_tables_through_their_functions"),
+    "scrapifie.get_fingerprint(text,text,text)": (
+        "shared reference data, no tenant rows",
+        "scrapifie/test_rls.py::test_system_tables_through_their_functions"),
+    "scrapifie.get_proxy_providers()": (
+        "shared reference data without credentials",
+        "scrapifie/test_rls.py::test_system_tables_through_their_functions"),
+    "scrapifie.invalidate_user_sessions(uuid)": (
+        "session_version not writable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.revoke_api_key(uuid,uuid,text)": (
+        "revocation is for good: no UPDATE of revoked_*",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.set_user_password(uuid,text)": (
+        "password hashes unreadable and unwritable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.submit_scrape_job(uuid,text,text,jsonb,text,text,integer,text,uuid,text,text,text,uuid)": (
+        "no INSERT on scrape_jobs; prices and references are the database's",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.use_mfa_backup_code(uuid,text)": (
+        "backup codes unreadable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.verify_user_mfa_code(uuid,text)": (
+        "MFA secrets unreadable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
+    "scrapifie.verify_user_password(uuid,text,inet)": (
+        "password hashes unreadable",
+        "scrapifie/test_attacks_definers.py::test_a_definer_function_refuses_another_organizations_row"),
 }
 
 # Columns no tenant role may INSERT or UPDATE (rule 2), and ownership columns set once at
@@ -299,6 +341,22 @@ DATABASE_ASSIGNED: dict[str, list[str]] = {
         "healing_logs.cached_until", "healing_logs.created_at", "vdi_metrics.recorded_at", "vdi_metrics.worker_id",
         "teams.created_at", "team_members.team_id", "team_members.user_id", "team_members.joined_at",
         "team_invitations.token_hash", "team_invitations.invited_by", "team_invitations.expires_at",
+    ],
+    "scrapifie": [
+        *(f"organizations.{c}" for c in ("plan_id", "subscription_status", "stripe_customer_id",
+                                         "stripe_subscription_id", "credits_included_monthly", "credits_overage_rate",
+                                         "rate_limit_per_second", "max_concurrent_jobs", "max_batch_size",
+                                         "data_retention_days", "features", "deleted_at", "credits_balance",
+                                         "credits_reset_at", "created_at", "updated_at")),
+        *(f"users.{c}" for c in ("password_hash", "password_changed_at", "failed_login_attempts", "locked_until",
+                                 "last_login_at", "last_login_ip", "email_verified_at", "session_version")),
+        "api_keys.key_hash", "api_keys.rate_limit_override", "api_keys.max_concurrent_override",
+        *(f"scrape_jobs.{c}" for c in ("status", "attempts", "max_attempts", "worker_id", "timeout_at", "result_id",
+                                       "credits_estimated", "credits_charged", "credit_breakdown", "parent_job_id",
+                                       "retry_of_job_id", "api_key_id", "url_hash")),
+        "webhooks.failure_count", "webhooks.consecutive_failures",
+        "subscriptions.credits_included", "subscriptions.plan_id", "invoices.invoice_number",
+        "invoices.total_cents", "usage_records.credits_used",
     ],
     "capture": [
         "users.user_id", "users.github_id", "users.created_at", "replays.replay_id", "replays.start_time",

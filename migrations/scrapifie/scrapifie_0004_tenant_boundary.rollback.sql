@@ -98,7 +98,6 @@ DROP FUNCTION scrapifie.fail_scrape_job(uuid, text, integer, text, text, jsonb, 
 DROP FUNCTION scrapifie.complete_scrape_job(uuid, text, integer, jsonb);
 DROP FUNCTION scrapifie.webhook_signature(uuid, text);
 DROP FUNCTION scrapifie.job_webhook_signature(uuid, text);
-DROP FUNCTION scrapifie.hmac_sha256(bytea, bytea);
 DROP FUNCTION scrapifie.require_tenant(uuid);
 DROP FUNCTION scrapifie.acting_organization();
 

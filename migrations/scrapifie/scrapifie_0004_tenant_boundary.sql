@@ -1,6 +1,6 @@
 -- scrapifie 0004: the tenant boundary (issue 11). docs/security.md (scrapifie) is the model:
 -- who may call what, which columns the database assigns, which are secrets.
--- depends: scrapifie_0003_tenant_keys ops_0003_roles
+-- depends: scrapifie_0003_tenant_keys ops_0008_pgcrypto
 --
 -- Roles: scrapifie_worker claims, completes, fails and expires jobs and delivers webhooks,
 -- through functions only (no table privilege); scrapifie_billing writes billing and account
@@ -326,36 +326,6 @@ COMMENT ON FUNCTION scrapifie.require_tenant(uuid) IS
 
 -- Functions: signatures (HMAC-SHA256, RFC 2104, over the built-in sha256()) ---------------
 
-CREATE FUNCTION scrapifie.hmac_sha256(p_key bytea, p_message bytea)
-RETURNS bytea
-LANGUAGE plpgsql
-IMMUTABLE
-STRICT
-PARALLEL SAFE
-AS $fn$
-DECLARE
-    v_key bytea := p_key;
-    v_inner bytea;
-    v_outer bytea;
-BEGIN
-    -- a key longer than SHA-256's 64-byte block is hashed first; then zero-padded to it
-    IF length(v_key) > 64 THEN
-        v_key := sha256(v_key);
-    END IF;
-    v_key := v_key || decode(repeat('00', 64 - length(v_key)), 'hex');
-    v_inner := v_key;
-    v_outer := v_key;
-    FOR i IN 0..63 LOOP
-        v_inner := set_byte(v_inner, i, get_byte(v_key, i) # 54);  -- ipad 0x36
-        v_outer := set_byte(v_outer, i, get_byte(v_key, i) # 92);  -- opad 0x5c
-    END LOOP;
-    RETURN sha256(v_outer || sha256(v_inner || p_message));
-END
-$fn$;
-COMMENT ON FUNCTION scrapifie.hmac_sha256(bytea, bytea) IS
-'HMAC-SHA256 of a message with a key (RFC 2104 over the built-in sha256(); RFC 4231''s vectors are tested). '
-'Webhook signatures are computed with it inside the database, so no secret leaves it.';
-
 -- SECURITY DEFINER: scrape_jobs.webhook_secret is readable by nobody; the worker gets the
 -- signature only.
 CREATE FUNCTION scrapifie.job_webhook_signature(p_job_id uuid, p_payload text)
@@ -378,7 +348,7 @@ BEGIN
         RAISE EXCEPTION 'job % has no webhook', p_job_id USING ERRCODE = 'no_data_found';
     END IF;
     RETURN encode(
-        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+        ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
     );
 END
 $fn$;
@@ -405,7 +375,7 @@ BEGIN
         RAISE EXCEPTION 'webhook % not found', p_webhook_id USING ERRCODE = 'no_data_found';
     END IF;
     RETURN encode(
-        scrapifie.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
+        ops.hmac_sha256(convert_to(v_secret, 'UTF8'), convert_to(p_payload, 'UTF8')), 'hex'
     );
 END
 $fn$;
@@ -1199,7 +1169,7 @@ BEGIN
     END IF;
     UPDATE scrapifie.users AS u
     SET
-        password_hash = public.crypt(p_password, public.gen_salt('bf', 10)),
+        password_hash = ops.crypt(p_password, ops.gen_salt('bf', 10)),
         password_changed_at = now(),
         session_version = coalesce(u.session_version, 0) + 1,
         failed_login_attempts = 0,
@@ -1243,7 +1213,7 @@ BEGIN
         RAISE EXCEPTION 'password hash of user % is not a bcrypt hash set by set_user_password', p_user_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF public.crypt(p_password, v_user.password_hash) = v_user.password_hash THEN
+    IF ops.crypt(p_password, v_user.password_hash) = v_user.password_hash THEN
         UPDATE scrapifie.users AS u
         SET failed_login_attempts = 0, last_login_at = now(), last_login_ip = coalesce(p_client_ip, u.last_login_ip)
         WHERE u.id = p_user_id;
@@ -1302,7 +1272,7 @@ IMMUTABLE
 STRICT
 AS $fn$
 DECLARE
-    v_mac bytea := public.hmac(int8send(floor(extract(EPOCH FROM p_at) / 30)::bigint), p_key, 'sha1');
+    v_mac bytea := ops.hmac(int8send(floor(extract(EPOCH FROM p_at) / 30)::bigint), p_key, 'sha1');
     v_offset integer := get_byte(v_mac, 19) & 15;
 BEGIN
     RETURN lpad((

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 
 import pytest
 
@@ -43,3 +44,9 @@ def test_null_in_null_out_and_owner_only(db: TestDB) -> None:
         if db.scalar("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
             assert db.scalar("SELECT has_function_privilege(%s, 'ops.hmac_sha256(bytea, bytea)', 'EXECUTE')",
                              (role,)) is False
+
+
+def test_keys_and_messages_around_the_block_size_match_pythons_hmac(db: TestDB) -> None:
+    for size in (0, 1, 63, 64, 65, 200):  # around SHA-256's 64-byte block
+        key, data = os.urandom(size), os.urandom(size * 3 + 1)
+        assert db.scalar("SELECT ops.hmac_sha256(%s, %s)", (key, data)) == hmac.new(key, data, hashlib.sha256).digest()

@@ -4,8 +4,6 @@ credential-bearing column; verification and signing happen inside the database."
 from __future__ import annotations
 
 import hashlib
-import hmac
-import os
 import uuid
 
 import pytest
@@ -26,20 +24,6 @@ READONLY_HIDDEN = APP_SECRETS | {
     "proxy_providers.datacenter_endpoint", "proxy_providers.residential_endpoint",
     "proxy_providers.mobile_endpoint"}
 SYSTEM_TABLES = {"proxy_providers", "fingerprints", "domain_intelligence", "invoice_number_counters"}
-
-# RFC 4231 test cases 1-4, 6, 7 (key, data, HMAC-SHA256)
-RFC4231 = [
-    ("0b" * 20, b"Hi There".hex(), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-    (b"Jefe".hex(), b"what do ya want for nothing?".hex(),
-     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
-    ("aa" * 20, "dd" * 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
-    (bytes(range(1, 26)).hex(), "cd" * 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
-    ("aa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First".hex(),
-     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
-    ("aa" * 131, b"This is a test using a larger than block-size key and a larger than block-size data. The key "
-                 b"needs to be hashed before being used by the HMAC algorithm.".hex(),
-     "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
-]
 
 
 def _columns(db: TestDB) -> dict[str, list[str]]:
@@ -79,17 +63,6 @@ def test_each_hidden_column_is_refused_by_sqlstate(db: TestDB, make) -> None:
             table, col = column.split(".")
             with db.as_role(role, acting(org)) as conn, pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(f"SELECT {col} FROM scrapifie.{table}")
-
-
-def test_hmac_sha256_is_rfc_4231(db: TestDB) -> None:
-    for key, data, mac in RFC4231:
-        assert db.scalar("SELECT encode(scrapifie.hmac_sha256(decode(%s, 'hex'), decode(%s, 'hex')), 'hex')",
-                         (key, data)) == mac
-    for size in (0, 1, 63, 64, 65, 200):  # around SHA-256's 64-byte block, against Python's hmac
-        key, data = os.urandom(size), os.urandom(size * 3 + 1)
-        assert db.scalar("SELECT scrapifie.hmac_sha256(%s, %s)", (key, data)) == hmac.new(key, data,
-                                                                                         hashlib.sha256).digest()
-    assert db.scalar("SELECT scrapifie.hmac_sha256(NULL, '\\x00')") is None  # STRICT: callers check NULLs
 
 
 def test_totp_is_rfc_6238(db: TestDB) -> None:

@@ -157,3 +157,25 @@ def test_bookkeeping_an_earlier_release_left_in_public_is_moved_out_of_reach(pro
     assert set(before) < set(after) and after == migdirs.ops_ids()
     assert project.scalar("SELECT count(*) FROM schema_tool._yoyo_log") == logged + len(after) - len(before)
     assert _privileges_of_others(project) == []
+
+
+def test_passwords_and_totp_reach_pgcrypto_in_extensions(project: Project) -> None:
+    """scrapifie's PL/pgSQL functions use pgcrypto through ops_0008's bridge, never public.*."""
+    _migrate(project, "--system", "scrapifie")
+    slug = f"org-{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(project.admin_url, autocommit=True) as conn:
+        org = conn.execute("INSERT INTO scrapifie.organizations (name, slug, billing_email) VALUES (%s, %s, %s)"
+                           " RETURNING id", (slug, slug, f"b@{slug}.test")).fetchone()[0]
+        user = conn.execute("INSERT INTO scrapifie.users (organization_id, email) VALUES (%s, %s) RETURNING id",
+                            (org, f"u@{slug}.test")).fetchone()[0]
+        # RFC 6238's SHA-1 vector at 59 s: 94287082 (we keep six digits)
+        assert conn.execute("SELECT scrapifie.totp(convert_to('12345678901234567890', 'UTF8'),"
+                            " to_timestamp(59))").fetchone()[0] == "287082"
+    with psycopg.connect(project.url) as conn:  # as Supabase's postgres, acting like the application
+        conn.execute("SET LOCAL ROLE scrapifie_app")
+        conn.execute("SELECT set_config('app.organization_id', %s, true)", (str(org),))
+        conn.execute("SELECT scrapifie.set_user_password(%s, 'correct horse')", (user,))
+        assert conn.execute("SELECT scrapifie.verify_user_password(%s, 'correct horse')", (user,)).fetchone()[0]
+        assert not conn.execute("SELECT scrapifie.verify_user_password(%s, 'wrong horse')", (user,)).fetchone()[0]
+    for fn in ("ops.crypt(text, text)", "ops.gen_salt(text, integer)", "ops.hmac(bytea, bytea, text)"):
+        assert "extensions." in project.scalar("SELECT pg_get_functiondef(%s::regprocedure)", (fn,))
