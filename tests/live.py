@@ -129,10 +129,37 @@ class Scrapifie(Workload):
                      " ORDER BY created_at DESC LIMIT 10", (org,))
 
 
+class Capture(Workload):
+    """The ingest API: events with their page's HTML recorded into users' open replays (as
+    capture_app, through record_event), a replay's events read back in time order."""
+
+    since = "capture_0001_schema"
+
+    def seed(self, conn: psycopg.Connection) -> None:
+        self.replays: list[tuple[uuid.UUID, uuid.UUID]] = []
+        for i in range(4):
+            user = conn.execute("INSERT INTO capture.users (email, name) VALUES (%s, 'Live') RETURNING user_id",
+                                (f"live{i}@example.test",)).fetchone()[0]
+            replay = conn.execute("INSERT INTO capture.replays (user_id, start_time, initial_url)"
+                                  " VALUES (%s, now(), 'https://example.test/') RETURNING replay_id",
+                                  (user,)).fetchone()[0]
+            self.replays.append((replay, user))
+
+    def step(self, conn: psycopg.Connection, writer: int, n: int) -> None:
+        replay, user = self.replays[writer % len(self.replays)]
+        conn.execute("SET LOCAL ROLE capture_app")
+        conn.execute("SELECT set_config('app.user_id', %s, true)", (str(user),))
+        conn.execute("SELECT capture.record_event(%s, now(), 'click', '{\"x\": 1, \"y\": 2}', %s)",
+                     (replay, f"<html>{n % 7}</html>"))
+        conn.execute("SELECT event_id, event_type FROM capture.events WHERE replay_id = %s"
+                     " ORDER BY timestamp DESC LIMIT 10", (replay,))
+
+
 WORKLOADS: dict[str, type[Workload]] = {
     "ops": Ops,
     "replay": Replay,
     "recorder": Recorder,
+    "capture": Capture,
     "scrapifie": Scrapifie,
 }
 
@@ -227,8 +254,9 @@ def apply_live(url: str, tmp: Path, system: str, log: list[str]) -> list[tuple[s
     workload = WORKLOADS[system]()
     ids = migrations_of(system)
     out = []
+    root = folder_upto(tmp, system, workload.since)
     with open("/dev/null", "w") as quiet:
-        Runner(url, folder_upto(tmp, system, workload.since), out=quiet).migrate()
+        Runner(url, root, out=quiet).migrate()
     with psycopg.connect(url, autocommit=True) as conn:
         workload.seed(conn)
     for mid in ids[ids.index(workload.since) + 1:]:
