@@ -29,6 +29,9 @@ DATED_CHILD = "*_[0-9][0-9][0-9][0-9]_[0-9][0-9]"
 UNPARSABLE = re.compile(r"^ALTER TABLE ONLY \S+\s+ATTACH PARTITION \S+ ")
 
 DOLLAR_QUOTE = re.compile(r"\$[A-Za-z_]*\$")
+# pg_dump lists a policy's roles in pg_authid's scan order, which differs between clusters
+# (the roles are created once per cluster): sorted, the contract does not depend on it.
+POLICY_ROLES = re.compile(r"^(CREATE POLICY .*? TO )((?:\w+|\"[^\"]+\")(?:, (?:\w+|\"[^\"]+\"))+)( USING| WITH CHECK|;)")
 TARGET_ALIAS = re.compile(r"^(\s*(?:UPDATE|DELETE FROM) (?:ONLY )?\S+) AS (\w+)\b")
 
 HEADER = (
@@ -89,6 +92,7 @@ def normalise(text: str, system: str) -> str:
         # deparse (views, BEGIN ATOMIC bodies); dollar-quoted source stays as written.
         if not in_source:
             line = TARGET_ALIAS.sub(r"\1 \2", line)
+            line = POLICY_ROLES.sub(lambda m: m[1] + ", ".join(sorted(m[2].split(", "))) + m[3], line)
         in_source ^= len(DOLLAR_QUOTE.findall(line)) % 2 == 1
         out.append(line.rstrip())
     body = "\n".join(out)
