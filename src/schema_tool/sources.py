@@ -66,11 +66,13 @@ def load(sources: list[Source]) -> MigrationList:
 
 
 def restrict(everything: MigrationList, root: Path, names: list[str] | None) -> MigrationList:
-    """The named systems' migrations plus every migration they depend on."""
+    """The named systems' migrations, every migration they depend on, and all of `ops`
+    (the foundation every system runs on: its later migrations harden what the earlier
+    ones made, whether or not a system's migration names them)."""
     if not names:
         return everything
     wanted = {s.path.resolve() for s in select(root, names)}
-    chosen = {m for m in everything if Path(m.path).parent.resolve() in wanted}
+    chosen = {m for m in everything if Path(m.path).parent.resolve() in wanted or system_of(m) == "ops"}
     for migration in list(chosen):
         chosen |= ancestors(migration, everything)
     return everything.filter(lambda m: m in chosen)
