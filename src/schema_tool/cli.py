@@ -11,10 +11,9 @@ import argparse
 import os
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
-from schema_tool import __version__
+from schema_tool import __version__, partitions
 from schema_tool.errors import ToolError, UsageError
 
 DESCRIPTION = """\
@@ -31,7 +30,6 @@ Start with `schema-tool up` (a local PostgreSQL, migrated and maintained).
 Exit codes: 0 success, 1 an operation or check failed, 2 bad usage."""
 
 DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
-MAX_MONTHS_AHEAD = 120  # ten years of monthly partitions in one run is already a mistake
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,9 +64,10 @@ def _months_ahead(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= MAX_MONTHS_AHEAD:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and {MAX_MONTHS_AHEAD}")
-    return value
+    try:
+        return partitions.check_months_ahead(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -83,9 +82,9 @@ def _seconds(text: str) -> float:
 
 def _date(text: str) -> str:
     try:
-        datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+        partitions.parse_reference_date(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -176,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
              "one to its premake (or --months-ahead) ahead.")
     _db(q)
     q.add_argument("--months-ahead", type=_months_ahead, metavar="N",
-                   help=f"override each table's premake (0 to {MAX_MONTHS_AHEAD})")
+                   help=f"override each table's premake (0 to {partitions.MONTHS_AHEAD_MAX})")
     _dry_run(q, "print the DDL, change nothing")
     _json(q)
     _reference_date(q)
@@ -195,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lock_timeout(q)
 
     p = _sub(sub, "maintain", "move rows out of DEFAULT partitions, create partitions, apply retention",
-             "All partition maintenance in one advisory lock: rows that landed in DEFAULT partitions "
+             "All partition maintenance under one run lock: rows that landed in DEFAULT partitions "
              "go to their months, partitions are created ahead, retention is applied. A second run "
              "at the same time exits 0 (or waits with --wait). For cron.")
     _db(p)
