@@ -20,6 +20,7 @@ from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from clones import ClonePool
+from lint_ahead import Lint
 from pg import TestDB
 from schema_tool import embedded, paths
 from schema_tool.migrate import Runner
@@ -89,6 +90,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The sqlfluff lint starts in the background once it is selected (tests/lint_ahead.py)."""
+    if any(item.name == "test_sqlfluff_lint_is_clean" for item in items):
+        config._st_lint = Lint()  # type: ignore[attr-defined]
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     earlier = upgrade_from()
     return (f"template: migrated with {earlier}'s files, then upgraded" if earlier
@@ -96,6 +103,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    lint = getattr(config, "_st_lint", None)
+    if lint:
+        lint.stop()
     started = getattr(config, "_st_cluster", None)
     if started:
         cluster, base = started

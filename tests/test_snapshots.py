@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 
+from lint_ahead import Lint
 from pg import TestDB
 from schema_tool import dump, paths
 
@@ -27,16 +26,11 @@ def test_snapshots_match_a_fresh_migration(db: TestDB, migrated_systems: list[st
     assert not problems, "\n".join(problems)
 
 
-def test_sqlfluff_lint_is_clean() -> None:
-    root = paths.project_root()
-    targets = [str(root / d) for d in ("migrations", "sql", "templates") if any((root / d).rglob("*.sql*"))]
-    sqlfluff = Path(sys.executable).parent / "sqlfluff"
-    result = subprocess.run(
-        [str(sqlfluff), "lint", "--processes", "2", "--disable-progress-bar", "--nocolor",
-         *targets],
-        capture_output=True, text=True, cwd=root, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+def test_sqlfluff_lint_is_clean(request: pytest.FixtureRequest) -> None:
+    """sqlfluff on migrations, sql/ and templates (started in the background at collection)."""
+    lint = getattr(request.config, "_st_lint", None) or Lint(processes=2)
+    code, output = lint.result()
+    assert code == 0, output
 
 
 def test_normalise_is_independent_of_the_server_minor_version() -> None:

@@ -153,15 +153,22 @@ def test_bc_months_have_their_era_in_their_name(db: TestDB) -> None:
     assert db.scalar("SELECT ops.partition_name('events', '2031-05-01')") == "events_2031_05"
 
 
-def test_a_bc_partition_of_an_earlier_engine_is_renamed_and_no_longer_collides(db: TestDB) -> None:
+def test_a_bc_partition_of_an_earlier_engine_is_renamed_and_no_longer_collides(empty_db: TestDB) -> None:
     """ops_0002 named a BC month without its era: its partition took the name of the AD
-    month and that month's creation failed with 42P07 on every run."""
+    month and that month's creation failed with 42P07 on every run. ops_0007 renames it:
+    rolled back (with the ops migrations after it) and re-applied over such a partition."""
+    db = empty_db
+    assert db.cli("migrate", "--system", "ops").returncode == 0
     parent = make_parent(db, "demo", premake=0)
     db.execute(f"CREATE TABLE demo.events_2031_05 PARTITION OF {parent}"
                " FOR VALUES FROM ('2031-05-01 00:00:00+00 BC') TO ('2031-06-01 00:00:00+00 BC')")
     db.execute("ALTER TABLE demo.events_2031_05 OWNER TO schema_tool_owner")  # as ops_0002 made it
     latest = db.scalar("SELECT max(migration_id) FROM schema_tool._yoyo_migration WHERE migration_id LIKE 'ops_%%'")
-    assert db.cli("rollback", "--system", "ops").returncode == 0
+    after = db.scalar("SELECT count(*) FROM schema_tool._yoyo_migration WHERE migration_id > 'ops_0007'"
+                      " AND migration_id LIKE 'ops_%%'")
+    assert db.cli("rollback", "--system", "ops", "--count", str(after + 1)).returncode == 0
+    assert db.scalar("SELECT max(migration_id) FROM schema_tool._yoyo_migration"
+                     " WHERE migration_id LIKE 'ops_%%'") < "ops_0007"
     assert db.cli("migrate", "--system", "ops").returncode == 0, "re-applied"
     assert db.scalar("SELECT max(migration_id) FROM schema_tool._yoyo_migration WHERE migration_id LIKE 'ops_%%'") == latest
     kids = db.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"

@@ -171,7 +171,7 @@ def test_passwords_and_totp_reach_pgcrypto_in_extensions(project: Project) -> No
         # RFC 6238's SHA-1 vector at 59 s: 94287082 (we keep six digits)
         assert conn.execute("SELECT scrapifie.totp(convert_to('12345678901234567890', 'UTF8'),"
                             " to_timestamp(59))").fetchone()[0] == "287082"
-    with psycopg.connect(project.url) as conn:  # as Supabase's postgres, acting like the application
+    with psycopg.connect(project.admin_url) as conn:  # acting as the application's role
         conn.execute("SET LOCAL ROLE scrapifie_app")
         conn.execute("SELECT set_config('app.organization_id', %s, true)", (str(org),))
         conn.execute("SELECT scrapifie.set_user_password(%s, 'correct horse')", (user,))
