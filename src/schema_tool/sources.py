@@ -9,10 +9,13 @@ from pathlib import Path
 
 from yoyo import read_migrations
 from yoyo.exceptions import BadMigration, MigrationConflict
-from yoyo.migrations import Migration, MigrationList, ancestors, read_sql_migration
+from yoyo.migrations import Migration, MigrationList, ancestors
 
+from schema_tool import splitcache
 from schema_tool.errors import ToolError, UsageError
 from schema_tool.paths import SYSTEMS
+
+splitcache.install()
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def file_statements(path: Path) -> list[str]:
     """The statements of a SQL file that is not a migration (a catch-up), split as yoyo splits."""
     if not path.exists():
         raise ToolError(f"catch-up file not found: {path}")
-    _directives, _comment, found = read_sql_migration(str(path))
+    _directives, _comment, found = splitcache.read_sql_migration(str(path))
     return [s.strip() for s in found if s.strip()]
 
 
