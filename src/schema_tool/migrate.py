@@ -18,9 +18,10 @@ What this adds to yoyo:
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -53,6 +54,7 @@ class Runner:
         self.lock_wait = lock_wait
         self.out = out
         self.released = manifest.load(migrations_root)
+        self._watcher: locks.LockWatcher | None = None
 
     # -- public operations -------------------------------------------------
 
@@ -75,7 +77,7 @@ class Runner:
                 _check_concurrent(pending, "apply")
                 self._print_plan(pending, "apply")
                 return [m.id for m in pending]
-            with self._locked(backend):
+            with self._locked(backend), self._watching(backend):
                 self._refuse_drift(backend, everything, allow_drift)
                 for line in repair.repair(backend.conn()):
                     self._say(f"repaired {line}")
@@ -106,7 +108,7 @@ class Runner:
                 chosen = self._to_roll_back(backend, migrations, system, count)
                 self._print_plan(chosen, "rollback")
                 return [m.id for m in chosen]
-            with self._locked(backend):
+            with self._locked(backend), self._watching(backend):
                 chosen = self._to_roll_back(backend, migrations, system, count)
                 if not chosen:
                     self._say("nothing to roll back")
@@ -125,6 +127,17 @@ class Runner:
 
     def _locked(self, backend: Backend) -> RunLock:
         return RunLock(backend, self.lock_wait, self._say)
+
+    @contextlib.contextmanager
+    def _watching(self, backend: Backend) -> Iterator[None]:
+        """One lock watcher (one extra connection) for all the run's transactions: made
+        per migration, its connection cost more than most migrations do."""
+        with locks.LockWatcher(self.url, backend.pid) as watcher:
+            self._watcher = watcher
+            try:
+                yield
+            finally:
+                self._watcher = None
 
     def _entries(self, backend: Backend, migrations: MigrationList) -> list[Entry]:
         return status.entries(backend.conn(), migrations, self.released)
@@ -253,7 +266,9 @@ class Runner:
         budget = lockwait.seconds(self.lock_timeout)
         deadline = None if budget is None else started + budget
         attempts: list[str] = []
-        with locks.LockWatcher(self.url, backend.pid) as watcher:
+        shared = self._watcher
+        with contextlib.nullcontext(shared) if shared else locks.LockWatcher(self.url, backend.pid) as watcher:
+            watcher.last = None  # this transaction's waits only
             while True:
                 statement = ""
                 try:
