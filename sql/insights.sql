@@ -22,7 +22,7 @@ CREATE TYPE insights.rage_burst_state AS (
 	first_x integer,
 	first_y integer,
 	last_at timestamp with time zone,
-	screen character varying(255)
+	screen text
 );
 
 --

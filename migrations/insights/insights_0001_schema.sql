@@ -40,7 +40,7 @@ CREATE TYPE insights.rage_burst_state AS (
     first_x integer,
     first_y integer,
     last_at timestamptz,
-    screen varchar(255)
+    screen text
 );
 COMMENT ON TYPE insights.rage_burst_state IS
 'Running state of insights.rage_burst(): the burst number of the current click, where the '
@@ -443,11 +443,12 @@ COMMENT ON FUNCTION insights.rage_burst_step(
 'within p_max_gap of the previous click and within p_radius_px (Euclidean) of the burst''s first '
 'click; otherwise it starts the next burst. A click without coordinates never continues one.';
 
-CREATE AGGREGATE insights.rage_burst(varchar, integer, integer, timestamptz, interval, integer) (
-    SFUNC = insights.rage_burst_step,
-    STYPE = insights.rage_burst_state
+-- the linter reads CREATE AGGREGATE's argument list as a table name (hence LT01 below)
+CREATE AGGREGATE insights.rage_burst(varchar, integer, integer, timestamptz, interval, integer) (  -- noqa: LT01
+    sfunc = insights.rage_burst_step,
+    stype = insights.rage_burst_state
 );
-COMMENT ON AGGREGATE insights.rage_burst(varchar, integer, integer, timestamptz, interval, integer) IS
+COMMENT ON AGGREGATE insights.rage_burst(varchar, integer, integer, timestamptz, interval, integer) IS  -- noqa: LT01
 'Used as a running window aggregate over a session''s clicks in time order (ROWS UNBOUNDED '
 'PRECEDING): its .burst numbers the bursts, one pass, O(n).';
 
@@ -709,7 +710,9 @@ COMMENT ON FUNCTION insights.heatmap_cell(integer, timestamptz, timestamptz) IS
 'query is planned.';
 
 -- LANGUAGE sql, not STRICT, no SET: PostgreSQL inlines it, so the range reaches the planner and
--- only the partitions of [from, to) are scanned.
+-- only the partitions of [from, to) are scanned. Parameters are qualified by the function's name
+-- (an unqualified screen would be the column), which sqlfluff takes for a missing table (RF01).
+-- noqa: disable=RF01
 CREATE FUNCTION insights.heatmap(
     screen text, from_at timestamptz, to_at timestamptz, cell integer DEFAULT 10
 )
@@ -731,6 +734,7 @@ BEGIN ATOMIC
     GROUP BY 1, 2
     ORDER BY 1, 2;
 END;
+-- noqa: enable=RF01
 COMMENT ON FUNCTION insights.heatmap(text, timestamptz, timestamptz, integer) IS
 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of '
 'points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by '
