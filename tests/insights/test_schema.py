@@ -98,7 +98,7 @@ def test_tables_columns_and_keys(db: TestDB) -> None:
     for name, definition in INDEXES.items():
         assert indexes[name].endswith(definition) or indexes[name].startswith(f"CREATE {definition}"), name
     assert db.scalar("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'events_pkey'"
-                     " AND conparentid = 0") == "PRIMARY KEY (event_id, occurred_at, project_id)"
+                     " AND conrelid = 'insights.events'::regclass") == "PRIMARY KEY (event_id, occurred_at, project_id)"
     assert db.scalar("""SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a
                         ON a.attrelid = d.adrelid AND a.attnum = d.adnum
                         WHERE d.adrelid = 'insights.sessions'::regclass AND a.attname = 'duration_ms'
