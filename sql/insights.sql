@@ -383,6 +383,9 @@ CREATE FUNCTION insights.heatmap_cell(p_cell integer, p_from timestamp with time
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $$
 BEGIN
+    IF p_cell IS NULL THEN
+        RAISE EXCEPTION 'cell is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF p_cell <= 0 OR p_cell > 100000 THEN
         RAISE EXCEPTION 'cell % is outside 1..100000 pixels', p_cell USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -397,7 +400,7 @@ $$;
 -- Name: FUNCTION heatmap_cell(p_cell integer, p_from timestamp with time zone, p_to timestamp with time zone); Type: COMMENT; Schema: insights
 --
 
-COMMENT ON FUNCTION insights.heatmap_cell(p_cell integer, p_from timestamp with time zone, p_to timestamp with time zone) IS 'Checks heatmap()''s arguments (22023 for a cell outside 1..100000 or from after to) and returns the cell size; NULL passes through. IMMUTABLE: with constant arguments it runs once, when the query is planned.';
+COMMENT ON FUNCTION insights.heatmap_cell(p_cell integer, p_from timestamp with time zone, p_to timestamp with time zone) IS 'Checks heatmap()''s arguments (22004 for a NULL cell, 22023 for a cell outside 1..100000 or from after to; NULL bounds pass) and returns the cell size. IMMUTABLE: with constant arguments it runs once, when the query is planned.';
 
 --
 -- Name: heatmap_points; Type: TABLE; Schema: insights
@@ -445,7 +448,7 @@ END;
 -- Name: FUNCTION heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer); Type: COMMENT; Schema: insights
 --
 
-COMMENT ON FUNCTION insights.heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer) IS 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by cell. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or to_at gives no rows; 22023 for a cell outside 1..100000 or from_at after to_at.';
+COMMENT ON FUNCTION insights.heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer) IS 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by cell. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or to_at gives no rows; 22004 for a NULL cell, 22023 for a cell outside 1..100000 or from_at after to_at.';
 
 --
 -- Name: lock_session(uuid); Type: FUNCTION; Schema: insights

@@ -695,6 +695,9 @@ IMMUTABLE
 PARALLEL SAFE
 AS $fn$
 BEGIN
+    IF p_cell IS NULL THEN
+        RAISE EXCEPTION 'cell is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF p_cell <= 0 OR p_cell > 100000 THEN
         RAISE EXCEPTION 'cell % is outside 1..100000 pixels', p_cell USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -705,9 +708,9 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION insights.heatmap_cell(integer, timestamptz, timestamptz) IS
-'Checks heatmap()''s arguments (22023 for a cell outside 1..100000 or from after to) and returns '
-'the cell size; NULL passes through. IMMUTABLE: with constant arguments it runs once, when the '
-'query is planned.';
+'Checks heatmap()''s arguments (22004 for a NULL cell, 22023 for a cell outside 1..100000 or from '
+'after to; NULL bounds pass) and returns the cell size. IMMUTABLE: with constant arguments it runs '
+'once, when the query is planned.';
 
 -- LANGUAGE sql, not STRICT, no SET: PostgreSQL inlines it, so the range reaches the planner and
 -- only the partitions of [from, to) are scanned. Parameters are qualified by the function's name
@@ -739,7 +742,7 @@ COMMENT ON FUNCTION insights.heatmap(text, timestamptz, timestamptz, integer) IS
 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of '
 'points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by '
 'cell. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or '
-'to_at gives no rows; 22023 for a cell outside 1..100000 or from_at after to_at.';
+'to_at gives no rows; 22004 for a NULL cell, 22023 for a cell outside 1..100000 or from_at after to_at.';
 
 -- Functions: experience score -----------------------------------------------------------------
 

@@ -87,6 +87,7 @@ def test_heatmap_cells_and_partition_pruning(db: TestDB, make, app) -> None:
             assert pruned not in plan
         # bad input: a clear error for the cell and the range, no rows for NULL
         assert app.error(conn, HEATMAP, (*march, 0)) == "22023"
+        assert app.error(conn, HEATMAP, (*march, None)) == "22004"
         assert app.error(conn, HEATMAP, ("home", "2030-04-01", "2030-03-01", 10)) == "22023"
         assert conn.execute(HEATMAP, (None, march[1], march[2], 10)).fetchall() == []
         assert conn.execute(HEATMAP, ("home", None, march[2], 10)).fetchall() == []
