@@ -4,7 +4,8 @@
   tables (monthly children, the parent's indexes and foreign key) vs unpartitioned twins with
   the same columns, indexes and foreign key: rows/s;
 - insights.heatmap() over one month of the 12-month table vs the same aggregate (same filter,
-  same grid) on the unpartitioned twin;
+  same grid) on the unpartitioned twin; and retention of the oldest month (the engine drops its
+  partition) vs a DELETE of that month from the twin;
 - insights.detect_rage_clicks on a 10k- and a 100k-click session (each call in a transaction
   rolled back, so every run detects from scratch) vs reading the same clicks in order, and
   how the time grows from 10k to 100k: ours is the 100k time, the baseline 10 times the 10k
@@ -95,17 +96,30 @@ def heatmaps(url: str, project: uuid.UUID) -> list[Result]:
     month = (f"{YEAR}-06-01 00:00:00+00", f"{YEAR}-07-01 00:00:00+00")
     twin = ("SELECT h.x / 10, h.y / 10, sum(h.weight), count(*) FROM bench.heatmap_points AS h"
             " WHERE h.screen = %s AND h.occurred_at >= %s AND h.occurred_at < %s AND h.project_id = %s"
-            " GROUP BY 1, 2 ORDER BY 1, 2")
+            " GROUP BY 1, 2")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT set_config('app.project_id', %s, false)", (str(project),))
         ours_rows = conn.execute("SELECT * FROM insights.heatmap('product', %s, %s, 10)", month).fetchall()
         twin_rows = conn.execute(twin, ("product", *month, project)).fetchall()
-        assert ours_rows == twin_rows, "same cells"
+        assert sorted(ours_rows) == sorted(twin_rows), "same cells"
         ours = timed(lambda: conn.execute("SELECT * FROM insights.heatmap('product', %s, %s, 10)",
                                           month).fetchall(), repeat=7)
         baseline = timed(lambda: conn.execute(twin, ("product", *month, project)).fetchall(), repeat=7)
+        # retention of the oldest month: the engine drops a partition, the twin deletes the rows
+        # (both in a transaction rolled back: every repetition removes the same month)
+        def drop_month() -> None:
+            with conn.transaction(force_rollback=True):
+                conn.execute("SELECT ops.apply_retention('insights.heatmap_points'::regclass, %s, '1 day')",
+                             (f"{YEAR}-02-02 00:00:00+00",))
+
+        def delete_month() -> None:
+            with conn.transaction(force_rollback=True):
+                conn.execute("DELETE FROM bench.heatmap_points WHERE occurred_at < %s", (f"{YEAR}-02-01 00:00:00+00",))
+        dropped, deleted = timed(drop_month, repeat=3), timed(delete_month, repeat=3)
     return [Result(f"heatmap(): one screen, one month of {ROWS:,} points over 12 months", ours, baseline,
-                   "same aggregate, unpartitioned twin", goal=">= 1x (pruning)")]
+                   "same aggregate, unpartitioned twin", goal=">= 1x (pruning)"),
+            Result(f"retention: the oldest of 12 months of {ROWS:,} points", dropped, deleted,
+                   "DELETE of that month from the twin", goal="far better (a partition is dropped)")]
 
 
 def _click_session(conn: psycopg.Connection, project: uuid.UUID, n: int) -> uuid.UUID:

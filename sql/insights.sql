@@ -440,15 +440,14 @@ CREATE FUNCTION insights.heatmap(screen text, from_at timestamp with time zone, 
      count(*) AS points
     FROM insights.heatmap_points h
    WHERE (((h.screen)::text = heatmap.screen) AND (h.occurred_at >= heatmap.from_at) AND (h.occurred_at < heatmap.to_at) AND (h.project_id = ( SELECT insights.current_project_id() AS current_project_id)))
-   GROUP BY (h.x / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at)), (h.y / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at))
-   ORDER BY (h.x / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at)), (h.y / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at));
+   GROUP BY (h.x / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at)), (h.y / insights.heatmap_cell(heatmap.cell, heatmap.from_at, heatmap.to_at));
 END;
 
 --
 -- Name: FUNCTION heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer); Type: COMMENT; Schema: insights
 --
 
-COMMENT ON FUNCTION insights.heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer) IS 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by cell. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or to_at gives no rows; 22004 for a NULL cell, 22023 for a cell outside 1..100000 or from_at after to_at.';
+COMMENT ON FUNCTION insights.heatmap(screen text, from_at timestamp with time zone, to_at timestamp with time zone, cell integer) IS 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), in no particular order. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or to_at gives no rows; 22004 for a NULL cell, 22023 for a cell outside 1..100000 or from_at after to_at.';
 
 --
 -- Name: lock_session(uuid); Type: FUNCTION; Schema: insights

@@ -394,9 +394,9 @@ SET_ONCE: dict[str, list[str]] = {
     "recorder": ["recordings.user_id", "execution_jobs.user_id", "execution_jobs.recording_id", "teams.owner_id",
                  "execution_results.execution_job_id"],
     "capture": ["replays.user_id"],
-    "insights": [f"{t}.{c}" for t in ("events", "heatmap_points", "latency_metrics", "emotion_predictions",
-                                      "replay_chunks", "error_logs") for c in ("session_id", "occurred_at")
-                 if (t, c) != ("replay_chunks", "occurred_at")] + ["emotion_predictions.event_id", "sessions.started_at"],
+    "insights": [*(f"{t}.{c}" for t in ("events", "heatmap_points", "latency_metrics", "emotion_predictions",
+                                        "error_logs") for c in ("session_id", "occurred_at")),
+                 "replay_chunks.session_id", "emotion_predictions.event_id", "sessions.started_at"],
 }
 
 # Functions of a system's shared queue: executable by <system>_worker, never by a tenant role.

@@ -734,14 +734,13 @@ BEGIN ATOMIC
         AND h.occurred_at >= heatmap.from_at
         AND h.occurred_at < heatmap.to_at
         AND h.project_id = (SELECT insights.current_project_id())
-    GROUP BY 1, 2
-    ORDER BY 1, 2;
+    GROUP BY 1, 2;
 END;
 -- noqa: enable=RF01
 COMMENT ON FUNCTION insights.heatmap(text, timestamptz, timestamptz, integer) IS
 'Heatmap of one screen of the acting project over [from_at, to_at): total weight and number of '
-'points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), ordered by '
-'cell. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or '
+'points per grid cell of cell x cell pixels (cell_x = x / cell, cell_y = y / cell), in no '
+'particular order. Runs as the caller (RLS). Scans only the partitions of the range. A NULL screen, from_at or '
 'to_at gives no rows; 22004 for a NULL cell, 22023 for a cell outside 1..100000 or from_at after to_at.';
 
 -- Functions: experience score -----------------------------------------------------------------

@@ -9,7 +9,7 @@ from pg import TestDB
 
 START = datetime(2030, 3, 10, 12, tzinfo=timezone.utc)
 STEPS = "SELECT step_num, screen, occurred_at FROM insights.journey_steps WHERE session_id = %s ORDER BY step_num"
-HEATMAP = "SELECT * FROM insights.heatmap(%s, %s, %s, %s)"
+HEATMAP = "SELECT * FROM insights.heatmap(%s, %s, %s, %s) ORDER BY 1, 2"
 
 
 def at(ms: int) -> datetime:
@@ -78,7 +78,8 @@ def test_heatmap_cells_and_partition_pruning(db: TestDB, make, app) -> None:
     with app.as_project(project) as conn:
         assert conn.execute(HEATMAP, (*march, 10)).fetchall() == [(0, 0, 3.0, 2), (1, 0, 1.0, 1), (2, 4, 0.5, 1)]
         assert conn.execute(HEATMAP, (*march, 20)).fetchall() == [(0, 0, 4.0, 3), (1, 2, 0.5, 1)]
-        assert conn.execute("SELECT * FROM insights.heatmap('home', '2030-03-01', '2030-04-01')").fetchall() \
+        assert conn.execute("SELECT * FROM insights.heatmap('home', '2030-03-01', '2030-04-01')"
+                            " ORDER BY 1, 2").fetchall() \
             == [(0, 0, 3.0, 2), (1, 0, 1.0, 1), (2, 4, 0.5, 1)]
         plan = "\n".join(r[0] for r in conn.execute(
             "EXPLAIN (COSTS OFF) SELECT * FROM insights.heatmap('home', '2030-03-01', '2030-04-01', 10)"))
