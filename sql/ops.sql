@@ -680,8 +680,10 @@ BEGIN
     END IF;
     SELECT c.relname INTO v_name FROM pg_catalog.pg_class AS c WHERE c.oid = p_partition;
     DELETE FROM ops.bound_cache AS bc WHERE bc.partition = p_partition::oid;
+    -- other tables' foreign keys act on the rows that reference this partition (detached
+    -- then; always when it is to be archived)
+    PERFORM ops.release_references(p_parent, p_partition, v_reg.retention_mode = 'detach');
     IF v_reg.retention_mode = 'detach' THEN
-        EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', p_parent, p_partition);
         EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA %I', p_partition, v_reg.archive_schema);
     ELSE
         EXECUTE pg_catalog.format('DROP TABLE %s', p_partition);
@@ -695,7 +697,7 @@ $$;
 -- Name: FUNCTION drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamp with time zone, p_run uuid); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamp with time zone, p_run uuid) IS 'Drops a partition, or detaches it into the archive schema, after re-checking under the parent''s lock that it is still attached, not the DEFAULT partition, and wholly before the cutoff.';
+COMMENT ON FUNCTION ops.drop_or_detach(p_parent regclass, p_partition regclass, p_cutoff timestamp with time zone, p_run uuid) IS 'Drops a partition, or detaches it into the archive schema, after re-checking under the parent''s lock that it is still attached, not the DEFAULT partition, and wholly before the cutoff. Rows of other tables that reference it get their foreign key''s ON DELETE action first (ops.release_references).';
 
 --
 -- Name: drop_worker_role(name); Type: FUNCTION; Schema: ops
@@ -1297,6 +1299,7 @@ DECLARE
     v_triggers name [];
     v_trigger name;
     v_moved bigint := 0;
+    v_suspended integer := 0;
 BEGIN
     IF NOT p_checked AND NOT ops.lock_parent(p_parent) THEN
         RAISE EXCEPTION 'table % is not registered for partition maintenance', p_parent
@@ -1341,6 +1344,14 @@ BEGIN
         v_settings := v_settings || 'FORCE ROW LEVEL SECURITY'::text;
     END IF;
 
+    -- other tables' foreign keys that reference the parent must not see the move below as a
+    -- delete (their ON DELETE would null or delete the referencing rows): they are suspended
+    -- (taking ACCESS EXCLUSIVE on the parent first, before the DEFAULT partition's lock) and
+    -- restored, checked again, once the rows are back under the parent
+    IF v_parent.default_partition IS NOT NULL AND ops.prepare_drain(p_parent, p_month) THEN
+        v_suspended := 1;
+    END IF;
+
     IF v_parent.default_partition IS NOT NULL AND p_exclusive AND NOT ops.has_rows(v_parent.default_partition) THEN
         v_waiting := FALSE;  -- no row reaches DEFAULT while this transaction locks the parent
     ELSIF v_parent.default_partition IS NOT NULL THEN
@@ -1372,6 +1383,7 @@ BEGIN
         IF v_waiting THEN
             -- PostgreSQL refuses to attach a range the DEFAULT partition has rows in: move
             -- them (without firing the DEFAULT partition's own triggers), then attach
+            v_suspended := v_suspended + ops.suspend_references(p_parent);
             SELECT pg_catalog.array_agg(t.tgname ORDER BY t.tgname) INTO v_triggers
             FROM pg_catalog.pg_trigger AS t
             WHERE t.tgrelid = v_parent.default_partition AND NOT t.tgisinternal AND t.tgenabled <> 'D';
@@ -1395,6 +1407,9 @@ BEGIN
         EXECUTE pg_catalog.format(
             'ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', p_parent, v_child, v_lower, v_upper
         );
+    END IF;
+    IF v_suspended > 0 THEN
+        PERFORM ops.restore_references(p_parent);
     END IF;
 
     INSERT INTO ops.bound_cache AS bc (partition, parent, bound_md5, is_default, lower_bound, upper_bound)
@@ -1431,7 +1446,7 @@ $$;
 -- Name: FUNCTION make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean); Type: COMMENT; Schema: ops
 --
 
-COMMENT ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean) IS 'The engine behind ops.create_partition (arguments checked there): under the parent''s lock, creates the month''s child unless the month is covered; rows of the month waiting in DEFAULT move in before it is attached. With p_exclusive (the transaction holds ACCESS EXCLUSIVE on the parent) and no waiting rows, one CREATE TABLE ... PARTITION OF. p_checked: the caller holds the parent''s lock and planned under it, so the month is known to be free.';
+COMMENT ON FUNCTION ops.make_partition(p_parent regclass, p_month date, p_run uuid, p_exclusive boolean, p_checked boolean) IS 'The engine behind ops.create_partition (arguments checked there): under the parent''s lock, creates the month''s child unless the month is covered; rows of the month waiting in DEFAULT move in before it is attached. With p_exclusive (the transaction holds ACCESS EXCLUSIVE on the parent) and no waiting rows, one CREATE TABLE ... PARTITION OF. p_checked: the caller holds the parent''s lock and planned under it, so the month is known to be free. Foreign keys of other tables that reference the parent are suspended around the move (ops.suspend_references), so the move fires none of their ON DELETE actions.';
 
 --
 -- Name: mirror_parent(regclass, regclass); Type: FUNCTION; Schema: ops
@@ -1817,6 +1832,53 @@ $$;
 COMMENT ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean) IS 'Months a parent still needs, each with its child name and bound literals: the reference month and premake months ahead, p_months_back months back (inside ops.key_range()), and (unless p_default_rows is false) months with rows waiting in the DEFAULT partition, at most ops.drain_cap() of them. default_rows > 0: created by moving them. reason: setup, ahead or default rows.';
 
 --
+-- Name: prepare_drain(regclass, date); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.prepare_drain(p_parent regclass, p_month date) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_default regclass;
+    v_column name;
+    v_type regtype;
+    v_waiting boolean;
+BEGIN
+    IF p_parent IS NULL OR p_month IS NULL THEN
+        RAISE EXCEPTION 'p_parent and p_month must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (
+        SELECT FROM pg_catalog.pg_constraint AS c
+        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+    ) THEN
+        RETURN FALSE;
+    END IF;
+    v_default := ops.default_partition(p_parent);
+    v_column := (ops.registered(p_parent)).control_column;
+    v_type := ops.control_type(p_parent);
+    IF v_default IS NULL OR v_column IS NULL THEN
+        RETURN FALSE;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT EXISTS (SELECT FROM ONLY %s WHERE %I >= %L AND %I < %L)',
+        v_default, v_column, ops.bound_literal(v_type, p_month::timestamp AT TIME ZONE 'UTC'),
+        v_column, ops.bound_literal(v_type, (p_month + interval '1 month')::timestamp AT TIME ZONE 'UTC')
+    ) INTO v_waiting;
+    IF NOT v_waiting THEN
+        RETURN FALSE;
+    END IF;
+    PERFORM ops.suspend_references(p_parent);
+    RETURN TRUE;
+END
+$$;
+
+--
+-- Name: FUNCTION prepare_drain(p_parent regclass, p_month date); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.prepare_drain(p_parent regclass, p_month date) IS 'Before the month of p_month is created: when other tables reference p_parent and its DEFAULT partition holds rows of that month, suspends those foreign keys (ops.suspend_references: ACCESS EXCLUSIVE on the parent before the DEFAULT partition is locked, so no insert deadlocks with the move) and returns true; otherwise changes nothing and returns false.';
+
+--
 -- Name: register_partitioned_table(regclass, name, integer, integer, interval, text, name, boolean); Type: FUNCTION; Schema: ops
 --
 
@@ -1952,6 +2014,99 @@ $$;
 COMMENT ON FUNCTION ops.registered_parents(p_parent regclass) IS 'Registered parents that exist (all, or the one given), in a stable order.';
 
 --
+-- Name: release_references(regclass, regclass, boolean); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.release_references(p_parent regclass, p_partition regclass, p_detach boolean DEFAULT false) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_type regtype := ops.control_type(p_parent);
+    v_lower timestamptz;
+    v_upper timestamptz;
+    v_fk record;
+    v_where text;
+    v_referenced boolean;
+BEGIN
+    IF p_parent IS NULL OR p_partition IS NULL OR p_detach IS NULL THEN
+        RAISE EXCEPTION 'p_parent, p_partition and p_detach must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT b.lower_bound, b.upper_bound INTO v_lower, v_upper
+    FROM ops.child_bounds(p_parent) AS b
+    WHERE b.partition = p_partition AND NOT b.is_default;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a ranged partition of %', p_partition, p_parent USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_referenced := EXISTS (
+        SELECT FROM pg_catalog.pg_constraint AS c
+        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+    );
+    IF NOT v_referenced AND NOT p_detach THEN
+        RETURN FALSE;
+    END IF;
+    IF v_referenced THEN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_parent);
+    END IF;
+    FOR v_fk IN
+        SELECT
+            c.conrelid::regclass AS referencing,
+            c.confdeltype,
+            (
+                SELECT pg_catalog.string_agg(pg_catalog.format('%I IS NOT NULL', a.attname), ' AND ')
+                FROM pg_catalog.pg_attribute AS a
+                WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+            ) AS not_null,
+            (
+                SELECT a.attname
+                FROM unnest(c.conkey, c.confkey) AS k (src, dst)
+                INNER JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = c.confrelid
+                INNER JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.src
+                WHERE k.dst = pt.partattrs[0]
+            ) AS key_column,
+            (
+                SELECT pg_catalog.string_agg(
+                    pg_catalog.format('%I = %s', a.attname, CASE c.confdeltype WHEN 'd' THEN 'DEFAULT' ELSE 'NULL' END),
+                    ', ' ORDER BY a.attnum
+                )
+                FROM pg_catalog.pg_attribute AS a
+                WHERE
+                    a.attrelid = c.conrelid
+                    AND a.attnum = ANY(coalesce(nullif(c.confdelsetcols, '{}'), c.conkey))
+            ) AS assignments
+        FROM pg_catalog.pg_constraint AS c
+        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0 AND c.confdeltype IN ('c', 'n', 'd')
+        ORDER BY c.conrelid::regclass::text, c.conname
+    LOOP
+        CONTINUE WHEN v_fk.key_column IS NULL;
+        v_where := v_fk.not_null;
+        IF v_lower > '-infinity' THEN
+            v_where := v_where || pg_catalog.format(
+                ' AND %I >= %L::%s', v_fk.key_column, ops.bound_literal(v_type, v_lower), v_type
+            );
+        END IF;
+        IF v_upper < 'infinity' THEN
+            v_where := v_where || pg_catalog.format(
+                ' AND %I < %L::%s', v_fk.key_column, ops.bound_literal(v_type, v_upper), v_type
+            );
+        END IF;
+        IF v_fk.confdeltype = 'c' THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE %s', v_fk.referencing, v_where);
+        ELSE
+            EXECUTE pg_catalog.format('UPDATE %s SET %s WHERE %s', v_fk.referencing, v_fk.assignments, v_where);
+        END IF;
+    END LOOP;
+    EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', p_parent, p_partition);
+    RETURN TRUE;
+END
+$$;
+
+--
+-- Name: FUNCTION release_references(p_parent regclass, p_partition regclass, p_detach boolean); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.release_references(p_parent regclass, p_partition regclass, p_detach boolean) IS 'Before retention removes a partition: when other tables reference p_parent, applies each referencing foreign key''s ON DELETE action (SET NULL, SET DEFAULT, CASCADE; with its column list) to the rows that reference the partition''s range, then detaches the partition (NO ACTION / RESTRICT keys left referencing it make the detach fail, 23503). With p_detach it detaches an unreferenced partition too. Returns true when it detached.';
+
+--
 -- Name: release_run_lock(text); Type: FUNCTION; Schema: ops
 --
 
@@ -2035,6 +2190,47 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.remember_bounds(p_parent regclass) IS 'Caches the bounds of a parent''s partitions that ops.bound_cache lacks and forgets those of partitions no longer attached (or attached with another bound). Returns how many it cached.';
+
+--
+-- Name: restore_references(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.restore_references(p_parent regclass) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_fk record;
+    v_count integer := 0;
+BEGIN
+    IF p_parent IS NULL THEN
+        RAISE EXCEPTION 'p_parent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR v_fk IN
+        DELETE FROM ops.suspended_references AS s
+        WHERE s.parent = p_parent::oid
+        RETURNING s.referencing, s.constraint_name, s.definition, s.description
+    LOOP
+        EXECUTE format(
+            'ALTER TABLE %s ADD CONSTRAINT %I %s', v_fk.referencing::regclass, v_fk.constraint_name, v_fk.definition
+        );
+        IF v_fk.description IS NOT NULL THEN
+            EXECUTE format(
+                'COMMENT ON CONSTRAINT %I ON %s IS %L', v_fk.constraint_name, v_fk.referencing::regclass,
+                v_fk.description
+            );
+        END IF;
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END
+$$;
+
+--
+-- Name: FUNCTION restore_references(p_parent regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.restore_references(p_parent regclass) IS 'Re-creates (and so validates again) the foreign keys ops.suspend_references dropped for p_parent in this transaction. Returns how many; 0 when none were suspended.';
 
 --
 -- Name: retention_cutoff(regclass, timestamp with time zone, interval); Type: FUNCTION; Schema: ops
@@ -2247,6 +2443,63 @@ $$;
 COMMENT ON FUNCTION ops.set_retention(p_parent regclass, p_retention interval, p_retention_mode text) IS 'Changes how long a registered parent keeps its partitions (NULL: forever; else positive, at most 100 years) and, optionally, whether old ones are dropped or detached.';
 
 --
+-- Name: suspend_references(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.suspend_references(p_parent regclass) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_tables text;
+    v_fk record;
+    v_count integer := 0;
+BEGIN
+    IF p_parent IS NULL THEN
+        RAISE EXCEPTION 'p_parent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT FROM ops.suspended_references AS s WHERE s.parent = p_parent::oid) THEN
+        RETURN 0;  -- already suspended in this transaction
+    END IF;
+    SELECT string_agg(DISTINCT c.conrelid::regclass::text, ', ')
+    INTO v_tables
+    FROM pg_constraint AS c
+    WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0 AND c.conrelid <> p_parent;
+    IF NOT EXISTS (
+        SELECT FROM pg_constraint AS c WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+    ) THEN
+        RETURN 0;
+    END IF;
+    -- parents before children, in one statement
+    EXECUTE format(
+        'LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', concat_ws(', ', p_parent::text, v_tables)
+    );
+    FOR v_fk IN
+        SELECT
+            c.conrelid,
+            c.conname,
+            pg_get_constraintdef(c.oid) AS definition,
+            obj_description(c.oid, 'pg_constraint') AS description
+        FROM pg_constraint AS c
+        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+        ORDER BY c.conrelid::regclass::text, c.conname
+    LOOP
+        INSERT INTO ops.suspended_references (parent, referencing, constraint_name, definition, description)
+        VALUES (p_parent, v_fk.conrelid, v_fk.conname, v_fk.definition, v_fk.description);
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', v_fk.conrelid::regclass, v_fk.conname);
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END
+$$;
+
+--
+-- Name: FUNCTION suspend_references(p_parent regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.suspend_references(p_parent regclass) IS 'Drops, for the rest of the transaction, every foreign key that references p_parent (after locking it and the referencing tables ACCESS EXCLUSIVE), keeping each definition in ops.suspended_references; ops.restore_references must follow in the same transaction (the commit fails otherwise). Returns how many; 0 when none, or when already suspended.';
+
+--
 -- Name: take_run_lock(text); Type: FUNCTION; Schema: ops
 --
 
@@ -2325,6 +2578,34 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.take_run_lock(p_purpose text) IS 'Takes the run lock of a purpose (maintain or migrate) for this session unless a live session holds it; taken is false then, with the holder described. Commit right after: the row stays locked until then. Only the owner (and its members) may write ops.run_locks, so no other role can hold or block it. Re-entrant; a dead holder is replaced.';
+
+--
+-- Name: tg__references_restored(); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.tg__references_restored() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (
+        SELECT FROM ops.suspended_references AS s
+        WHERE
+            s.parent = new.parent AND s.referencing = new.referencing
+            AND s.constraint_name = new.constraint_name
+    ) THEN
+        RAISE EXCEPTION 'foreign key % of % is suspended and was not restored', new.constraint_name,
+            new.referencing::regclass
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: FUNCTION tg__references_restored(); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.tg__references_restored() IS 'At commit: refuses a transaction that suspended a foreign key and did not restore it.';
 
 --
 -- Name: unregister_partitioned_table(regclass); Type: FUNCTION; Schema: ops
@@ -2475,6 +2756,24 @@ CREATE TABLE ops.run_locks (
 COMMENT ON TABLE ops.run_locks IS 'One row per run lock (maintain, migrate): the session running it, or NULL. Owner-only, so no other role can take, hold or block it; a holder whose session has ended (pid gone, or a new backend on that pid) is replaced by the next run. Written by ops.take_run_lock() and ops.release_run_lock().';
 
 --
+-- Name: suspended_references; Type: TABLE; Schema: ops
+--
+
+CREATE TABLE ops.suspended_references (
+    parent oid NOT NULL,
+    referencing oid NOT NULL,
+    constraint_name name NOT NULL,
+    definition text NOT NULL,
+    description text
+);
+
+--
+-- Name: TABLE suspended_references; Type: COMMENT; Schema: ops
+--
+
+COMMENT ON TABLE ops.suspended_references IS 'Foreign keys referencing a partitioned parent, dropped for the length of one transaction while the engine moves rows out of its DEFAULT partition (ops.suspend_references), re-created by ops.restore_references. Empty outside such a transaction: a commit with a row left fails.';
+
+--
 -- Name: bound_cache bound_cache_pkey; Type: CONSTRAINT; Schema: ops
 --
 
@@ -2503,6 +2802,13 @@ ALTER TABLE ONLY ops.run_locks
     ADD CONSTRAINT run_locks_pkey PRIMARY KEY (purpose);
 
 --
+-- Name: suspended_references suspended_references_pkey; Type: CONSTRAINT; Schema: ops
+--
+
+ALTER TABLE ONLY ops.suspended_references
+    ADD CONSTRAINT suspended_references_pkey PRIMARY KEY (parent, referencing, constraint_name);
+
+--
 -- Name: idx_bound_cache_parent; Type: INDEX; Schema: ops
 --
 
@@ -2519,6 +2825,12 @@ CREATE INDEX idx_maintenance_log_logged_at ON ops.maintenance_log USING btree (l
 --
 
 CREATE INDEX idx_maintenance_log_parent ON ops.maintenance_log USING btree (parent_schema, parent_table, logged_at);
+
+--
+-- Name: suspended_references suspended_references_900_restored; Type: TRIGGER; Schema: ops
+--
+
+CREATE CONSTRAINT TRIGGER suspended_references_900_restored AFTER INSERT ON ops.suspended_references DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.tg__references_restored();
 
 --
 -- Name: SCHEMA ops; Type: ACL; Schema: -
@@ -2824,6 +3136,12 @@ REVOKE ALL ON FUNCTION ops.partition_name(p_parent_table name, p_month date) FRO
 REVOKE ALL ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timestamp with time zone, p_premake integer, p_months_back integer, p_default_rows boolean) FROM PUBLIC;
 
 --
+-- Name: FUNCTION prepare_drain(p_parent regclass, p_month date); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.prepare_drain(p_parent regclass, p_month date) FROM PUBLIC;
+
+--
 -- Name: FUNCTION register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean); Type: ACL; Schema: ops
 --
 
@@ -2842,6 +3160,12 @@ REVOKE ALL ON FUNCTION ops.registered(p_parent regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.registered_parents(p_parent regclass) FROM PUBLIC;
 
 --
+-- Name: FUNCTION release_references(p_parent regclass, p_partition regclass, p_detach boolean); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.release_references(p_parent regclass, p_partition regclass, p_detach boolean) FROM PUBLIC;
+
+--
 -- Name: FUNCTION release_run_lock(p_purpose text); Type: ACL; Schema: ops
 --
 
@@ -2852,6 +3176,12 @@ REVOKE ALL ON FUNCTION ops.release_run_lock(p_purpose text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.remember_bounds(p_parent regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION restore_references(p_parent regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.restore_references(p_parent regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION retention_cutoff(p_parent regclass, p_reference timestamp with time zone, p_retention interval); Type: ACL; Schema: ops
@@ -2878,10 +3208,22 @@ REVOKE ALL ON PROCEDURE ops.run_maintenance(IN p_parent regclass, IN p_reference
 REVOKE ALL ON FUNCTION ops.set_retention(p_parent regclass, p_retention interval, p_retention_mode text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION suspend_references(p_parent regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.suspend_references(p_parent regclass) FROM PUBLIC;
+
+--
 -- Name: FUNCTION take_run_lock(p_purpose text); Type: ACL; Schema: ops
 --
 
 REVOKE ALL ON FUNCTION ops.take_run_lock(p_purpose text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__references_restored(); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.tg__references_restored() FROM PUBLIC;
 
 --
 -- Name: FUNCTION unregister_partitioned_table(p_parent regclass); Type: ACL; Schema: ops

@@ -265,6 +265,15 @@ DEFINER_FOR_TENANTS: dict[str, tuple[str, str]] = {
     "capture.end_replay(uuid)": (
         "no UPDATE on replays: end_time is set once",
         "capture/test_attacks.py::test_a_user_cannot_change_or_delete_another_users_rows"),
+    "insights.detect_rage_clicks(uuid,integer,interval,integer)": (
+        "no INSERT or UPDATE on rage_click_events (derived rows are the database's)",
+        "insights/test_attacks.py::test_a_definer_function_refuses_another_projects_session"),
+    "insights.build_journey(uuid)": (
+        "no INSERT or UPDATE on journey_steps (derived rows are the database's)",
+        "insights/test_attacks.py::test_a_definer_function_refuses_another_projects_session"),
+    "insights.calculate_experience_score(uuid)": (
+        "no INSERT or UPDATE on experience_scores (derived rows are the database's)",
+        "insights/test_attacks.py::test_a_definer_function_refuses_another_projects_session"),
     "scrapifie.authenticate_api_key(text,inet,text)": (
         "key hashes unreadable; before a tenant is known",
         "scrapifie/test_api_keys.py::test_every_refusal_looks_the_same"),
@@ -366,6 +375,18 @@ DATABASE_ASSIGNED: dict[str, list[str]] = {
         *(f"monthly_reports.{c}" for c in ("report_id", "report_month_start", "new_users_count", "total_users_end",
                                            "new_replays_count", "total_replays_end", "generated_at")),
     ],
+    "insights": [
+        "projects.project_id", "projects.created_at", "users.user_id", "users.project_id", "users.created_at",
+        "sessions.session_id", "sessions.project_id", "sessions.duration_ms",
+        *(f"{t}.{c}" for t in ("events", "heatmap_points", "latency_metrics", "emotion_predictions",
+                               "replay_chunks", "error_logs") for c in ("project_id",)),
+        "events.event_id", "heatmap_points.id", "latency_metrics.id", "emotion_predictions.id", "replay_chunks.id",
+        "replay_chunks.recorded_at", "error_logs.id",
+        *(f"rage_click_events.{c}" for c in ("id", "project_id", "session_id", "element_id", "screen", "click_count",
+                                             "first_click_at", "last_click_at", "detected_at")),
+        *(f"journey_steps.{c}" for c in ("id", "project_id", "session_id", "step_num", "screen", "occurred_at")),
+        *(f"experience_scores.{c}" for c in ("id", "project_id", "session_id", "score", "issues", "calculated_at")),
+    ],
 }
 SET_ONCE: dict[str, list[str]] = {
     "replay": ["recordings.user_id", "webhooks.user_id", "playback_sessions.user_id", "user_sessions.user_id",
@@ -373,6 +394,9 @@ SET_ONCE: dict[str, list[str]] = {
     "recorder": ["recordings.user_id", "execution_jobs.user_id", "execution_jobs.recording_id", "teams.owner_id",
                  "execution_results.execution_job_id"],
     "capture": ["replays.user_id"],
+    "insights": [*(f"{t}.{c}" for t in ("events", "heatmap_points", "latency_metrics", "emotion_predictions",
+                                        "error_logs") for c in ("session_id", "occurred_at")),
+                 "replay_chunks.session_id", "emotion_predictions.event_id", "sessions.started_at"],
 }
 
 # Functions of a system's shared queue: executable by <system>_worker, never by a tenant role.

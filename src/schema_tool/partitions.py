@@ -209,7 +209,8 @@ class Planner:
             )
         elif step.action in ("drop", "detach"):
             step.sql = r.render(
-                f"partition_{step.action}.sql.j2", child=step.ident, lower=step.lower, upper=step.upper,
+                f"partition_{step.action}.sql.j2", child=step.ident, child_literal=r.literal(step.ident),
+                lower=step.lower, upper=step.upper,
                 archive_schema=r.ident(step.archive_schema) if step.archive_schema else "",
                 **self._common(parent),
             )
@@ -246,6 +247,8 @@ def rows_waiting(conn: psycopg.Connection, parent: Parent, step: Step) -> bool:
     if parent.default is None:
         return False
     default, column = _ident(*parent.default), _ident(parent.control_column)
+    # a parent other tables reference: their foreign keys are suspended before the lock below
+    conn.execute("SELECT ops.prepare_drain(%s::oid::regclass, %s)", (parent.oid, step.month))
     conn.execute(f"LOCK TABLE {default} IN EXCLUSIVE MODE")
     return bool(conn.execute(
         f"SELECT EXISTS (SELECT FROM ONLY {default} WHERE {column} >= {_literal(step.lower)}"
