@@ -155,11 +155,37 @@ class Capture(Workload):
                      " ORDER BY timestamp DESC LIMIT 10", (replay,))
 
 
+class Insights(Workload):
+    """The analytics ingest: clicks written into sessions as insights_app (acting for a
+    project), a session's events read back."""
+
+    since = "insights_0001_schema"
+
+    def seed(self, conn: psycopg.Connection) -> None:
+        self.sessions: list[tuple[uuid.UUID, uuid.UUID]] = []
+        for i in range(4):
+            project = conn.execute("INSERT INTO insights.projects (name) VALUES (%s) RETURNING project_id",
+                                   (f"live {i}",)).fetchone()[0]
+            session = conn.execute("INSERT INTO insights.sessions (project_id, started_at) VALUES (%s, now())"
+                                   " RETURNING session_id", (project,)).fetchone()[0]
+            self.sessions.append((session, project))
+
+    def step(self, conn: psycopg.Connection, writer: int, n: int) -> None:
+        session, project = self.sessions[writer % len(self.sessions)]
+        conn.execute("SET LOCAL ROLE insights_app")
+        conn.execute("SELECT set_config('app.project_id', %s, true)", (str(project),))
+        conn.execute("INSERT INTO insights.events (session_id, event_type, screen, x, y, occurred_at)"
+                     " VALUES (%s, 'click', 'home', %s, 10, now())", (session, n % 500))
+        conn.execute("SELECT event_type, x, y FROM insights.events WHERE session_id = %s"
+                     " ORDER BY occurred_at DESC LIMIT 10", (session,))
+
+
 WORKLOADS: dict[str, type[Workload]] = {
     "ops": Ops,
     "replay": Replay,
     "recorder": Recorder,
     "capture": Capture,
+    "insights": Insights,
     "scrapifie": Scrapifie,
 }
 
