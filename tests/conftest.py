@@ -21,7 +21,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from clones import ClonePool
 from lint_ahead import Lint
-from pg import TestDB
+from pg import TestDB, scratch_dir
 from schema_tool import embedded, paths
 from schema_tool.migrate import Runner
 
@@ -47,7 +47,7 @@ def _cron_available() -> bool:
 
 
 def _start_cluster() -> tuple[embedded.Cluster, str]:
-    base = Path(tempfile.mkdtemp(prefix="schema-tool-test-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix="schema-tool-test-", dir=scratch_dir()))
     os.chmod(base, 0o755)
     cluster = embedded.Cluster(base / "pg", embedded.free_port(), embedded.server_os_user())
     settings = {

@@ -6,13 +6,15 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from clones import ClonePool
 from cron_ahead import CronJob
-from pg import TestDB, run_cli
+from pg import TestDB, run_cli, scratch_dir
 from schema_tool import embedded
 
 
@@ -35,18 +37,20 @@ def test_pg_cron_runs_maintenance(pg_cron_job: CronJob) -> None:
 
 
 @pytest.fixture
-def standby(db: TestDB, server_url: str) -> str:
+def standby(db: TestDB, server_url: str, clone_pool: ClonePool) -> Iterator[str]:
     """A streaming standby of the session's server (pg_basebackup -R), started on its own port;
     the URL of the test database there."""
     params = psycopg.conninfo.conninfo_to_dict(server_url)
-    base = Path(tempfile.mkdtemp(prefix="schema-tool-standby-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix="schema-tool-standby-", dir=scratch_dir()))
     os.chmod(base, 0o755)
     cluster = embedded.Cluster(base / "pg", embedded.free_port(), embedded.server_os_user())
     cluster.pgdir.mkdir()
     if cluster.os_user:
         shutil.chown(cluster.pgdir, cluster.os_user, cluster.os_user)
-    cluster._run([str(embedded.find_bindir() / "pg_basebackup"), "-h", params["host"], "-p", str(params["port"]),
-                  "-U", params["user"], "-D", str(cluster.data), "-R", "-X", "stream", "-c", "fast"])
+    with clone_pool.paused():  # databases made or dropped during the copy would break it
+        cluster._run([str(embedded.find_bindir() / "pg_basebackup"), "-h", params["host"], "-p",
+                      str(params["port"]), "-U", params["user"], "-D", str(cluster.data), "-R", "-X", "stream",
+                      "-c", "fast"])
     with open(cluster.data / "postgresql.conf", "a") as conf:
         conf.write(f"\nunix_socket_directories = '{cluster.pgdir}'\nshared_preload_libraries = ''\n")
     cluster.start()
