@@ -1,7 +1,7 @@
 """yoyo splits every migration file into statements with sqlparse each time it loads it:
 about a second of CPU for this project's files, on every `migrate`, `status` and
-`rollback`. The split of a file depends only on its bytes and sqlparse's version, so it
-is kept on disk under that key ($XDG_CACHE_HOME/schema-tool/split, else
+`rollback`. The split of a file depends only on its bytes and the versions of sqlparse and
+yoyo, so it is kept on disk under that key ($XDG_CACHE_HOME/schema-tool/split, else
 ~/.cache/schema-tool/split) and read back instead. A missing, unreadable or unwritable
 cache only costs the split; an entry is used only when its key matches the file exactly.
 """
@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlparse
+import yoyo
 import yoyo.migrations as yoyo_migrations
 
 _original = yoyo_migrations.read_sql_migration
+YOYO_VERSION = getattr(yoyo, "__version__", "?")
 FORMAT = 1
 
 
@@ -28,7 +30,7 @@ def _cache_dir() -> Path:
 
 def _key(data: bytes) -> str:
     digest = hashlib.sha256(data)
-    digest.update(f"\0sqlparse {sqlparse.__version__}\0format {FORMAT}".encode())
+    digest.update(f"\0sqlparse {sqlparse.__version__}\0yoyo {YOYO_VERSION}\0format {FORMAT}".encode())
     return digest.hexdigest()
 
 
