@@ -155,15 +155,21 @@ class LockWatcher:
         self._thread: threading.Thread | None = None
         self.last: LockWait | None = None
 
-    def __enter__(self) -> "LockWatcher":
+    def start(self) -> "LockWatcher":
         self._thread = threading.Thread(target=self._run, name="lock-watcher", daemon=True)
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+    def __enter__(self) -> "LockWatcher":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def _run(self) -> None:
         import psycopg

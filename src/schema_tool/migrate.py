@@ -55,6 +55,7 @@ class Runner:
         self.out = out
         self.released = manifest.load(migrations_root)
         self._watcher: locks.LockWatcher | None = None
+        self._watch_pid: int | None = None  # inside _watching(): the backend to watch
 
     # -- public operations -------------------------------------------------
 
@@ -130,14 +131,16 @@ class Runner:
 
     @contextlib.contextmanager
     def _watching(self, backend: Backend) -> Iterator[None]:
-        """One lock watcher (one extra connection) for all the run's transactions: made
-        per migration, its connection cost more than most migrations do."""
-        with locks.LockWatcher(self.url, backend.pid) as watcher:
-            self._watcher = watcher
-            try:
-                yield
-            finally:
-                self._watcher = None
+        """One lock watcher (one extra connection) for all the run's transactions, started
+        by the first of them (a run with nothing to do opens none): made per migration, its
+        connection cost more than most migrations do."""
+        self._watch_pid = backend.pid
+        try:
+            yield
+        finally:
+            watcher, self._watcher, self._watch_pid = self._watcher, None, None
+            if watcher:
+                watcher.stop()
 
     def _entries(self, backend: Backend, migrations: MigrationList) -> list[Entry]:
         return status.entries(backend.conn(), migrations, self.released)
@@ -266,6 +269,8 @@ class Runner:
         budget = lockwait.seconds(self.lock_timeout)
         deadline = None if budget is None else started + budget
         attempts: list[str] = []
+        if self._watcher is None and self._watch_pid == backend.pid:
+            self._watcher = locks.LockWatcher(self.url, backend.pid).start()
         shared = self._watcher
         with contextlib.nullcontext(shared) if shared else locks.LockWatcher(self.url, backend.pid) as watcher:
             watcher.last = None  # this transaction's waits only
