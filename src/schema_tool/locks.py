@@ -165,12 +165,6 @@ class LockWatcher:
         if self._thread:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "LockWatcher":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _run(self) -> None:
         import psycopg
 

@@ -54,8 +54,7 @@ class Runner:
         self.lock_wait = lock_wait
         self.out = out
         self.released = manifest.load(migrations_root)
-        self._watcher: locks.LockWatcher | None = None
-        self._watch_pid: int | None = None  # inside _watching(): the backend to watch
+        self._watcher: locks.LockWatcher | None = None  # inside _watching(), once a transaction ran
 
     # -- public operations -------------------------------------------------
 
@@ -78,7 +77,7 @@ class Runner:
                 _check_concurrent(pending, "apply")
                 self._print_plan(pending, "apply")
                 return [m.id for m in pending]
-            with self._locked(backend), self._watching(backend):
+            with self._locked(backend), self._watching():
                 self._refuse_drift(backend, everything, allow_drift)
                 for line in repair.repair(backend.conn()):
                     self._say(f"repaired {line}")
@@ -109,7 +108,7 @@ class Runner:
                 chosen = self._to_roll_back(backend, migrations, system, count)
                 self._print_plan(chosen, "rollback")
                 return [m.id for m in chosen]
-            with self._locked(backend), self._watching(backend):
+            with self._locked(backend), self._watching():
                 chosen = self._to_roll_back(backend, migrations, system, count)
                 if not chosen:
                     self._say("nothing to roll back")
@@ -130,17 +129,23 @@ class Runner:
         return RunLock(backend, self.lock_wait, self._say)
 
     @contextlib.contextmanager
-    def _watching(self, backend: Backend) -> Iterator[None]:
+    def _watching(self) -> Iterator[None]:
         """One lock watcher (one extra connection) for all the run's transactions, started
-        by the first of them (a run with nothing to do opens none): made per migration, its
-        connection cost more than most migrations do."""
-        self._watch_pid = backend.pid
+        by the first of them (a run with nothing to do opens none) and stopped here: made
+        per migration, its connection cost more than most migrations do."""
         try:
             yield
         finally:
-            watcher, self._watcher, self._watch_pid = self._watcher, None, None
-            if watcher:
-                watcher.stop()
+            if self._watcher:
+                self._watcher.stop()
+                self._watcher = None
+
+    def _lock_watcher(self, backend: Backend) -> locks.LockWatcher:
+        """The run's lock watcher (see _watching), cleared of earlier transactions' waits."""
+        if self._watcher is None:
+            self._watcher = locks.LockWatcher(self.url, backend.pid).start()
+        self._watcher.last = None
+        return self._watcher
 
     def _entries(self, backend: Backend, migrations: MigrationList) -> list[Entry]:
         return status.entries(backend.conn(), migrations, self.released)
@@ -269,41 +274,37 @@ class Runner:
         budget = lockwait.seconds(self.lock_timeout)
         deadline = None if budget is None else started + budget
         attempts: list[str] = []
-        if self._watcher is None and self._watch_pid == backend.pid:
-            self._watcher = locks.LockWatcher(self.url, backend.pid).start()
-        shared = self._watcher
-        with contextlib.nullcontext(shared) if shared else locks.LockWatcher(self.url, backend.pid) as watcher:
-            watcher.last = None  # this transaction's waits only
-            while True:
-                statement = ""
-                try:
-                    with backend.transaction():
-                        backend.execute("SELECT pg_catalog.set_config('lock_timeout', :wait, true)",
-                                        {"wait": lockwait.attempt(deadline)})
-                        for statement in statements:
-                            backend.conn().execute(statement)  # no parameters: % is literal
-                        statement = "(schema-tool bookkeeping)"
-                        backend.execute("RESET ROLE")
-                        backend.execute("RESET search_path")
-                        book()
-                    break
-                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-                    seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
-                    what = "deadlock with " + seen if isinstance(exc, psycopg.errors.DeadlockDetected) else seen
-                    attempts.append(what)
-                    if lockwait.retry(deadline):
-                        continue
-                    self._say("failed")
-                    raise ToolError(
-                        f"{label} failed, nothing of it was kept: lock_timeout ({self.lock_timeout}) spent "
-                        f"in {len(attempts)} attempt(s) waiting for {what}; statement: {_clip(statement)}"
-                    ) from None
-                except psycopg.Error as exc:
-                    self._say("failed")
-                    raise ToolError(
-                        f"{label} failed, nothing of it was kept: "
-                        f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
-                    ) from None
+        watcher = self._lock_watcher(backend)
+        while True:
+            statement = ""
+            try:
+                with backend.transaction():
+                    backend.execute("SELECT pg_catalog.set_config('lock_timeout', :wait, true)",
+                                    {"wait": lockwait.attempt(deadline)})
+                    for statement in statements:
+                        backend.conn().execute(statement)  # no parameters: % is literal
+                    statement = "(schema-tool bookkeeping)"
+                    backend.execute("RESET ROLE")
+                    backend.execute("RESET search_path")
+                    book()
+                break
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+                seen = watcher.last.describe() if watcher.last else "a lock whose holder let go before it was seen"
+                what = "deadlock with " + seen if isinstance(exc, psycopg.errors.DeadlockDetected) else seen
+                attempts.append(what)
+                if lockwait.retry(deadline):
+                    continue
+                self._say("failed")
+                raise ToolError(
+                    f"{label} failed, nothing of it was kept: lock_timeout ({self.lock_timeout}) spent "
+                    f"in {len(attempts)} attempt(s) waiting for {what}; statement: {_clip(statement)}"
+                ) from None
+            except psycopg.Error as exc:
+                self._say("failed")
+                raise ToolError(
+                    f"{label} failed, nothing of it was kept: "
+                    f"{dburl.error_line(exc)}; statement: {_clip(statement)}"
+                ) from None
         retried = f" ({len(attempts) + 1} attempts: waited for {attempts[-1]})" if attempts else ""
         self._say(f"{time.monotonic() - started:.2f}s{retried}")
 
