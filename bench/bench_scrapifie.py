@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from harness import Bench, Result, procrastinate_schema, race
+from harness import Bench, Result, pgbench, procrastinate_schema, race
 
 JOBS = int(os.environ.get("BENCH_JOBS", "3000"))
 WORKERS = (1, 4, 8)
@@ -95,11 +95,11 @@ def _seed_poll_worker(conn: psycopg.Connection, i: int) -> list[Any]:
         done.append(row[0])
 
 
-def _load_procrastinate(conn: psycopg.Connection) -> None:
+def _load_procrastinate(conn: psycopg.Connection, jobs: int = JOBS) -> None:
     conn.execute("TRUNCATE procrastinate_jobs CASCADE")
     conn.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)"
                  " SELECT 'default', 'scrape', 1 + g %% 10, jsonb_build_object('url', 'https://bench.test/' || g)"
-                 " FROM generate_series(1, %s) g", (JOBS,))
+                 " FROM generate_series(1, %s) g", (jobs,))
     conn.execute("VACUUM ANALYZE procrastinate_jobs")
 
 
@@ -112,6 +112,38 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[Any]:
             return done
         conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", job)
         done.append(job[0])
+
+
+# pgbench scripts: the same loops with no Python client in them (the server's side only).
+# complete_and_claim carries the held job from one transaction to the next in pgbench
+# variables; 'none' stands for NULL on the first call.
+PGBENCH_OURS = ("SELECT id, attempt FROM scrapifie.complete_and_claim_scrape_job("
+                "nullif(:id, 'none')::uuid, 'w' || :client_id, nullif(:attempt, 'none')::integer) \\gset\n")
+PGBENCH_THEIRS = ("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['default'], NULL) \\gset\n"
+                  "SELECT procrastinate_finish_job_v1(:id, 'succeeded', false);\n")
+
+
+def _server_only(admin: psycopg.Connection, org: Any, url: str, theirs: psycopg.Connection, theirs_url: str,
+                 n: int) -> tuple[float, float]:
+    """Jobs/s of pgbench on n connections, ours then procrastinate's, each job claimed once.
+
+    Each of ours' transactions completes the job held and claims the next, so after n * per
+    transactions, n * per jobs were claimed and n * (per - 1) completed; every claim writes
+    one job.started event, so a job claimed twice would show two."""
+    per = JOBS // n
+    _load_ours(admin, org, n * per + n)
+    ours = pgbench(url, PGBENCH_OURS, n, per, role="scrapifie_worker", define={"id": "none", "attempt": "none"})
+    started = admin.execute("SELECT count(*), count(DISTINCT job_id) FROM scrapifie.job_events"
+                            " WHERE event_type = 'job.started' AND organization_id = %s", (org,)).fetchone()
+    completed = admin.execute("SELECT count(*) FROM scrapifie.scrape_jobs WHERE organization_id = %s"
+                              " AND status = 'completed' AND url LIKE 'https://bench.test/%%'", (org,)).fetchone()[0]
+    assert started == (n * per, n * per) and completed == n * (per - 1), (started, completed)
+    _load_procrastinate(theirs, n * per + n)
+    t = pgbench(theirs_url, PGBENCH_THEIRS, n, per)
+    done = theirs.execute("SELECT count(*), count(DISTINCT job_id) FROM procrastinate_events"
+                          " WHERE type = 'started'").fetchone()
+    assert done == (n * per, n * per), done
+    return ours, t
 
 
 def _exact(url: str, n: int, work: Any, jobs: int = JOBS) -> float:
@@ -160,6 +192,10 @@ def queue(bench: Bench) -> list[Result]:
                     t_batch = _exact(url, n, _batch_of_ten)
                     results.append(Result(f"job claim+finish, {label}, ours in batches of 10", JOBS / t_batch,
                                           JOBS / t_theirs, "procrastinate 3 fetch_job_v2 (one per call)", "jobs/s"))
+                with psycopg.connect(theirs_url, autocommit=True) as theirs:
+                    ours_tps, theirs_tps = _server_only(admin, org, url, theirs, theirs_url, n)
+                results.append(Result(f"job claim+finish, {label}, server only (pgbench, no Python client):"
+                                      " complete_and_claim", ours_tps, theirs_tps, name, "jobs/s"))
             _load_ours(admin, org)
             t_poll, got = race(url, n, _seed_poll_worker)
             polled = [j for w in got for j in w]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -132,6 +134,28 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
         fn()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def pgbench(url: str, script: str, clients: int, transactions: int, *, role: str | None = None,
+            define: dict[str, str] | None = None) -> float:
+    """Transactions per second of pgbench running `script` (prepared statements) on `clients`
+    connections, `transactions` each: the server's side of a loop with no Python client in it
+    (pgbench is C, one thread per connection). A failed or aborted run is raised."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    try:
+        args = [str(embedded.find_bindir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+                "-j", str(clients), "-t", str(transactions), "-f", f.name]
+        for name, value in (define or {}).items():
+            args += ["-D", f"{name}={value}"]
+        env = {**os.environ, "PGOPTIONS": f"-c role={role}" if role else ""}
+        out = subprocess.run([*args, url], capture_output=True, text=True, env=env)
+    finally:
+        os.unlink(f.name)
+    tps = re.search(r"^tps = ([0-9.]+)", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or tps is None or "aborted" in out.stderr:
+        raise RuntimeError(f"pgbench failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+    return float(tps.group(1))
 
 
 def race(url: str, n: int, work: Callable[[psycopg.Connection, int], Any]) -> tuple[float, list[Any]]:
