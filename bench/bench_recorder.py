@@ -15,24 +15,22 @@
   procrastinate_fetch_job_v2 then procrastinate_finish_job_v1, in a database of the same
   server, counting duplicate claims on both sides.
 
-procrastinate is not a dependency of this project: its schema.sql is found as
-bench_scrapifie.py finds it (BENCH_PROCRASTINATE_SQL, an importable procrastinate, or a
-throwaway venv at /tmp/bench-venv); without it the issue 14 rows are not printed.
+procrastinate comes with the `bench` extra; its schema.sql is found by
+harness.procrastinate_schema (BENCH_PROCRASTINATE_SQL, the installed package, or a throwaway
+venv at /tmp/bench-venv); without it the issue 14 rows are skipped, and said so.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from harness import Bench, Result, race
+from harness import Bench, Result, procrastinate_schema, race
 
 EXISTING = (1_000, 100_000)
 INSERTS = int(os.environ.get("BENCH_RECORDER_INSERTS", "300"))
@@ -237,19 +235,6 @@ FINISH_JOBS = int(os.environ.get("BENCH_RECORDER_FINISH_JOBS", "3000"))
 GOAL = ">= 1.2x"
 
 
-def _procrastinate_schema() -> Path | None:
-    explicit = os.environ.get("BENCH_PROCRASTINATE_SQL")
-    if explicit:
-        return Path(explicit)
-    try:
-        import procrastinate  # type: ignore[import-not-found]
-
-        return Path(procrastinate.__file__).parent / "sql" / "schema.sql"
-    except ImportError:
-        found = sorted(glob.glob("/tmp/bench-venv/lib/python3*/site-packages/procrastinate/sql/schema.sql"))
-        return Path(found[-1]) if found else None
-
-
 def _load_recorder_jobs(conn: psycopg.Connection, user: uuid.UUID, rec: uuid.UUID) -> None:
     conn.execute("TRUNCATE recorder.execution_jobs CASCADE")
     conn.execute(
@@ -292,8 +277,9 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[int]:
 
 def claim_and_finish(bench: Bench) -> list[Result]:
     """Issue 14: claim + finish, one job per call, vs procrastinate 3."""
-    schema = _procrastinate_schema()
+    schema = procrastinate_schema()
     if not (schema and schema.exists()):
+        bench.skip("recorder claim + finish vs procrastinate", "procrastinate")
         return []
     url = bench.fresh_db("bench_recorder_finish", systems=["recorder"])
     theirs_url = bench.fresh_db("bench_recorder_procrastinate", migrate=False)
