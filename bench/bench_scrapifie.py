@@ -119,9 +119,9 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[Any]:
 # pgbench scripts: the same loops with no Python client in them (the server's side only).
 # complete_and_claim carries the held job from one transaction to the next in pgbench
 # variables; 'none' stands for NULL on the first call.
-PGBENCH_OURS = ("SELECT id, attempt FROM scrapifie.complete_and_claim_scrape_job("
+OURS_LOOP_SQL = ("SELECT id, attempt FROM scrapifie.complete_and_claim_scrape_job("
                 "nullif(:id, 'none')::uuid, 'w' || :client_id, nullif(:attempt, 'none')::integer) \\gset\n")
-PGBENCH_THEIRS = ("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['default'], NULL) \\gset\n"
+THEIRS_LOOP_SQL = ("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['default'], NULL) \\gset\n"
                   "SELECT procrastinate_finish_job_v1(:id, 'succeeded', false);\n")
 
 
@@ -134,14 +134,14 @@ def _server_only(admin: psycopg.Connection, org: Any, url: str, theirs: psycopg.
     one job.started event, so a job claimed twice would show two."""
     per = JOBS // n
     _load_ours(admin, org, n * per + n)
-    ours = pgbench(url, PGBENCH_OURS, n, per, role="scrapifie_worker", define={"id": "none", "attempt": "none"})
+    ours = pgbench(url, OURS_LOOP_SQL, n, per, role="scrapifie_worker", define={"id": "none", "attempt": "none"})
     started = admin.execute("SELECT count(*), count(DISTINCT job_id) FROM scrapifie.job_events"
                             " WHERE event_type = 'job.started' AND organization_id = %s", (org,)).fetchone()
     completed = admin.execute("SELECT count(*) FROM scrapifie.scrape_jobs WHERE organization_id = %s"
                               " AND status = 'completed' AND url LIKE 'https://bench.test/%%'", (org,)).fetchone()[0]
     assert started == (n * per, n * per) and completed == n * (per - 1), (started, completed)
     _load_procrastinate(theirs, n * per + n)
-    t = pgbench(theirs_url, PGBENCH_THEIRS, n, per)
+    t = pgbench(theirs_url, THEIRS_LOOP_SQL, n, per)
     done = theirs.execute("SELECT count(*), count(DISTINCT job_id) FROM procrastinate_events"
                           " WHERE type = 'started'").fetchone()
     assert done == (n * per, n * per), done
