@@ -1847,10 +1847,7 @@ BEGIN
     IF p_parent IS NULL OR p_month IS NULL THEN
         RAISE EXCEPTION 'p_parent and p_month must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (
-        SELECT FROM pg_catalog.pg_constraint AS c
-        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
-    ) THEN
+    IF NOT EXISTS (SELECT FROM ops.referencing_keys(p_parent)) THEN
         RETURN FALSE;
     END IF;
     v_default := ops.default_partition(p_parent);
@@ -1877,6 +1874,31 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.prepare_drain(p_parent regclass, p_month date) IS 'Before the month of p_month is created: when other tables reference p_parent and its DEFAULT partition holds rows of that month, suspends those foreign keys (ops.suspend_references: ACCESS EXCLUSIVE on the parent before the DEFAULT partition is locked, so no insert deadlocks with the move) and returns true; otherwise changes nothing and returns false.';
+
+--
+-- Name: referencing_keys(regclass); Type: FUNCTION; Schema: ops
+--
+
+CREATE FUNCTION ops.referencing_keys(p_parent regclass) RETURNS SETOF oid
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT DISTINCT c.oid
+    FROM pg_catalog.pg_depend AS d
+    INNER JOIN pg_catalog.pg_constraint AS c ON d.objid = c.oid
+    WHERE
+        d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.refobjid = p_parent
+        AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+        AND c.contype = 'f'
+        AND c.confrelid = p_parent
+        AND c.conparentid = 0
+$$;
+
+--
+-- Name: FUNCTION referencing_keys(p_parent regclass); Type: COMMENT; Schema: ops
+--
+
+COMMENT ON FUNCTION ops.referencing_keys(p_parent regclass) IS 'The foreign keys (pg_constraint oids) that reference p_parent, top-level ones only (not the copies PostgreSQL makes for each partition): found through pg_depend''s index on the referenced object, not by reading all of pg_constraint. Owner only.';
 
 --
 -- Name: register_partitioned_table(regclass, name, integer, integer, interval, text, name, boolean); Type: FUNCTION; Schema: ops
@@ -2037,10 +2059,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION '% is not a ranged partition of %', p_partition, p_parent USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_referenced := EXISTS (
-        SELECT FROM pg_catalog.pg_constraint AS c
-        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
-    );
+    v_referenced := EXISTS (SELECT FROM ops.referencing_keys(p_parent));
     IF NOT v_referenced AND NOT p_detach THEN
         RETURN FALSE;
     END IF;
@@ -2073,8 +2092,9 @@ BEGIN
                     a.attrelid = c.conrelid
                     AND a.attnum = ANY(coalesce(nullif(c.confdelsetcols, '{}'), c.conkey))
             ) AS assignments
-        FROM pg_catalog.pg_constraint AS c
-        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0 AND c.confdeltype IN ('c', 'n', 'd')
+        FROM ops.referencing_keys(p_parent) AS k (oid)
+        INNER JOIN pg_catalog.pg_constraint AS c ON k.oid = c.oid
+        WHERE c.confdeltype IN ('c', 'n', 'd')
         ORDER BY c.conrelid::regclass::text, c.conname
     LOOP
         CONTINUE WHEN v_fk.key_column IS NULL;
@@ -2463,11 +2483,10 @@ BEGIN
     END IF;
     SELECT string_agg(DISTINCT c.conrelid::regclass::text, ', ')
     INTO v_tables
-    FROM pg_constraint AS c
-    WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0 AND c.conrelid <> p_parent;
-    IF NOT EXISTS (
-        SELECT FROM pg_constraint AS c WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
-    ) THEN
+    FROM ops.referencing_keys(p_parent) AS k (oid)
+    INNER JOIN pg_constraint AS c ON k.oid = c.oid
+    WHERE c.conrelid <> p_parent;
+    IF NOT EXISTS (SELECT FROM ops.referencing_keys(p_parent)) THEN
         RETURN 0;
     END IF;
     -- parents before children, in one statement
@@ -2480,8 +2499,8 @@ BEGIN
             c.conname,
             pg_get_constraintdef(c.oid) AS definition,
             obj_description(c.oid, 'pg_constraint') AS description
-        FROM pg_constraint AS c
-        WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+        FROM ops.referencing_keys(p_parent) AS k (oid)
+        INNER JOIN pg_constraint AS c ON k.oid = c.oid
         ORDER BY c.conrelid::regclass::text, c.conname
     LOOP
         INSERT INTO ops.suspended_references (parent, referencing, constraint_name, definition, description)
@@ -3140,6 +3159,12 @@ REVOKE ALL ON FUNCTION ops.partition_plan(p_parent regclass, p_reference timesta
 --
 
 REVOKE ALL ON FUNCTION ops.prepare_drain(p_parent regclass, p_month date) FROM PUBLIC;
+
+--
+-- Name: FUNCTION referencing_keys(p_parent regclass); Type: ACL; Schema: ops
+--
+
+REVOKE ALL ON FUNCTION ops.referencing_keys(p_parent regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION register_partitioned_table(p_parent regclass, p_control_column name, p_premake integer, p_start_months_back integer, p_retention interval, p_retention_mode text, p_archive_schema name, p_default_partition boolean); Type: ACL; Schema: ops

@@ -126,3 +126,40 @@ def test_a_key_left_suspended_cannot_commit(db: TestDB) -> None:
                  "ops.prepare_drain(NULL, '2031-05-01')", "ops.release_references(NULL, NULL)"):
         with pytest.raises(psycopg.errors.NullValueNotAllowed):
             db.execute(f"SELECT {call}")
+
+
+# -- ops_0010: the lookup of the keys that reference a parent ------------------------------
+
+SCAN = """SELECT coalesce(array_agg(c.oid ORDER BY c.oid), '{}') FROM pg_constraint AS c
+          WHERE c.contype = 'f' AND c.confrelid = %(rel)s::regclass AND c.conparentid = 0"""
+INDEXED = "SELECT coalesce(array_agg(k ORDER BY k), '{}') FROM ops.referencing_keys(%(rel)s::regclass) AS k"
+
+
+def test_referencing_keys_are_the_keys_a_catalog_scan_finds(db: TestDB) -> None:
+    """Every table of the migrated systems, plus a partitioned parent referenced by three keys
+    (PostgreSQL copies each onto every partition: the copies are not listed), a self-reference
+    and a table nobody references: the same keys as reading all of pg_constraint."""
+    parent = _referenced(db, no_action=True)
+    db.execute("CREATE TABLE demo.tree (id int PRIMARY KEY, up int REFERENCES demo.tree)")
+    db.execute("CREATE TABLE demo.alone (id int PRIMARY KEY)")
+    tables = [r[0] for r in db.query("SELECT oid::regclass::text FROM pg_class WHERE relkind IN ('r', 'p')"
+                                     " AND relnamespace <> 'pg_catalog'::regnamespace")]
+    differ = [rel for rel in tables if db.scalar(SCAN, {"rel": rel}) != db.scalar(INDEXED, {"rel": rel})]
+    assert differ == []
+    assert len(db.scalar(INDEXED, {"rel": parent})) == 3
+    assert len(db.scalar(INDEXED, {"rel": "demo.tree"})) == 1
+    assert db.scalar(INDEXED, {"rel": "demo.alone"}) == []
+    assert db.scalar("SELECT count(*) FROM pg_class WHERE relkind IN ('r', 'p')"
+                     " AND EXISTS (SELECT FROM ops.referencing_keys(oid))") > 3  # the systems' own
+
+
+def test_referencing_keys_read_an_index_not_the_catalog(db: TestDB) -> None:
+    """Inlined where it is called, it reaches pg_constraint by oid from pg_depend's index on the
+    referenced object: no pass over pg_constraint, whose size is every constraint of the
+    database (it was one such pass per partition created)."""
+    parent = _referenced(db)
+    plan = "\n".join(r[0] for r in db.query(
+        f"EXPLAIN (COSTS OFF) SELECT EXISTS (SELECT FROM ops.referencing_keys('{parent}'::regclass))"))
+    assert "pg_depend_reference_index" in plan
+    assert "Seq Scan on pg_constraint" not in plan
+    assert "Function Scan" not in plan  # inlined, so the planner sees the catalogs
