@@ -118,11 +118,12 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[Any]:
 
 # pgbench scripts: the same loops with no Python client in them (the server's side only).
 # complete_and_claim carries the held job from one transaction to the next in pgbench
-# variables; 'none' stands for NULL on the first call.
+# variables; 'none' stands for NULL on the first call. procrastinate's fetch is given no
+# worker id here (its Python rows register one per connection first).
 OURS_LOOP_SQL = ("SELECT id, attempt FROM scrapifie.complete_and_claim_scrape_job("
-                "nullif(:id, 'none')::uuid, 'w' || :client_id, nullif(:attempt, 'none')::integer) \\gset\n")
+                 "nullif(:id, 'none')::uuid, 'w' || :client_id, nullif(:attempt, 'none')::integer) \\gset\n")
 THEIRS_LOOP_SQL = ("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['default'], NULL) \\gset\n"
-                  "SELECT procrastinate_finish_job_v1(:id, 'succeeded', false);\n")
+                   "SELECT procrastinate_finish_job_v1(:id, 'succeeded', false);\n")
 
 
 def _server_only(admin: psycopg.Connection, org: Any, url: str, theirs: psycopg.Connection, theirs_url: str,
