@@ -10,6 +10,8 @@
   handed to two workers;
 - the same claim loop with 1M finished jobs (and their 2M events) in the tables vs an empty
   history, in two databases measured in alternating rounds: depth must not slow the queue;
+  then 40 s of claims over that history (pgbench, 4 connections): the last 10 s against the
+  first, ours and procrastinate's with as many finished jobs;
 - deduct_credits under contention (16 connections of scrapifie_app on one organization): ours
   vs a naive read-then-write (SELECT the balance, then UPDATE it to balance - amount), counting
   the credits the naive version loses to lost updates.
@@ -28,13 +30,15 @@ from typing import Any
 
 import psycopg
 
-from harness import Bench, Result, pgbench, procrastinate_schema, race
+from harness import Bench, Result, pgbench, pgbench_intervals, procrastinate_schema, race
 
 JOBS = int(os.environ.get("BENCH_JOBS", "3000"))
 WORKERS = (1, 4, 8)
 DEPTH = int(os.environ.get("BENCH_DEPTH", "1000000"))
 DEPTH_WORKERS = 4
 DEPTH_ROUNDS = 5
+SUSTAIN_SECONDS = 40  # the sustained run: 4 intervals of 10 s
+SUSTAIN_JOBS = 200_000  # queued for it: more than 4 connections claim in 40 s
 DEDUCT_CONNECTIONS = 16
 DEDUCTIONS = int(os.environ.get("BENCH_DEDUCTIONS", "300"))
 CLAIM = "SELECT id, attempt FROM scrapifie.claim_scrape_jobs(%s, 'default', %s)"
@@ -245,10 +249,43 @@ def depth(bench: Bench) -> list[Result]:
             for i in (0, 1) if r % 2 == 0 else (1, 0):
                 _load_ours(*admins[i])
                 samples[i].append(_exact(urls[i], DEPTH_WORKERS, _one_call))
+        sustained = _sustained(bench, urls[1], admins[1])
     t_empty, t_deep = (statistics.median(s) for s in samples)
     return [Result(f"claim loop, {DEPTH_WORKERS} workers, {DEPTH:,} finished jobs and {2 * DEPTH:,} events behind"
                    f" (median of {DEPTH_ROUNDS} alternating rounds)",
-                   JOBS / t_deep, JOBS / t_empty, "the same queue with an empty history", "jobs/s", ">= 0.9x")]
+                   JOBS / t_deep, JOBS / t_empty, "the same queue with an empty history", "jobs/s", ">= 0.9x")
+            ] + sustained
+
+
+def _sustained(bench: Bench, url: str, admin: tuple[psycopg.Connection, Any]) -> list[Result]:
+    """SUSTAIN_SECONDS of claims on DEPTH_WORKERS connections (pgbench) over the deep history,
+    with autovacuum as configured: the last 10 s against the first. A busy queue leaves the
+    index entries of the jobs it claimed behind until a vacuum, and each claim walks past
+    them. procrastinate beside it, with the same number of finished jobs behind."""
+    conn, org = admin
+    _load_ours(conn, org, SUSTAIN_JOBS)
+    conn.execute("CHECKPOINT")
+    ours = pgbench_intervals(url, OURS_LOOP_SQL, DEPTH_WORKERS, SUSTAIN_SECONDS, 10, role="scrapifie_worker",
+                             define={"id": "none", "attempt": "none"})
+    label = (f"sustained claims, {DEPTH_WORKERS} connections (pgbench), {SUSTAIN_SECONDS} s over {DEPTH:,} finished"
+             " jobs: the last 10 s vs the first 10 s")
+    results = [Result(f"{label}, ours", ours[-1], ours[0], "our first 10 s", "jobs/s", ">= 0.9x (holds up)")]
+    schema = procrastinate_schema()
+    if schema and schema.exists():
+        theirs_url = bench.fresh_db("bench_procrastinate_deep", migrate=False)
+        with psycopg.connect(theirs_url, autocommit=True) as theirs:
+            theirs.execute(schema.read_text())
+            theirs.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, priority, status, args)"
+                           " SELECT 'default', 'scrape', 1 + g %% 10, 'succeeded',"
+                           " jsonb_build_object('url', 'https://old.test/' || g) FROM generate_series(1, %s) g", (DEPTH,))
+            theirs.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)"
+                           " SELECT 'default', 'scrape', 1 + g %% 10, jsonb_build_object('url', 'https://bench.test/' || g)"
+                           " FROM generate_series(1, %s) g", (SUSTAIN_JOBS,))
+            theirs.execute("VACUUM ANALYZE procrastinate_jobs")
+            theirs.execute("CHECKPOINT")
+        t = pgbench_intervals(theirs_url, THEIRS_LOOP_SQL, DEPTH_WORKERS, SUSTAIN_SECONDS, 10)
+        results.append(Result(f"{label}, procrastinate 3", t[-1], t[0], "its first 10 s", "jobs/s", "(reference)"))
+    return results
 
 
 # -- credits ----------------------------------------------------------------------------------

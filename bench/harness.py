@@ -136,26 +136,40 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return statistics.median(samples)
 
 
-def pgbench(url: str, script: str, clients: int, transactions: int, *, role: str | None = None,
-            define: dict[str, str] | None = None) -> float:
-    """Transactions per second of pgbench running `script` (prepared statements) on `clients`
-    connections, `transactions` each: the server's side of a loop with no Python client in it
-    (pgbench is C, one thread per connection). A failed or aborted run is raised."""
+def _pgbench(url: str, script: str, clients: int, how: list[str], role: str | None,
+             define: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+    """pgbench running `script` (prepared statements) on `clients` connections, one thread
+    each, with `how` (-t N, or -T seconds); a failed or aborted run is raised."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     try:
         args = [str(embedded.find_bindir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
-                "-j", str(clients), "-t", str(transactions), "-f", f.name]
+                "-j", str(clients), *how, "-f", f.name]
         for name, value in (define or {}).items():
             args += ["-D", f"{name}={value}"]
         env = {**os.environ, "PGOPTIONS": f"-c role={role}" if role else ""}
         out = subprocess.run([*args, url], capture_output=True, text=True, env=env)
     finally:
         os.unlink(f.name)
-    tps = re.search(r"^tps = ([0-9.]+)", out.stdout, re.MULTILINE)
-    if out.returncode != 0 or tps is None or "aborted" in out.stderr:
+    if out.returncode != 0 or "aborted" in out.stderr or not re.search(r"^tps = ", out.stdout, re.MULTILINE):
         raise RuntimeError(f"pgbench failed ({out.returncode}): {out.stderr.strip()[-500:]}")
-    return float(tps.group(1))
+    return out
+
+
+def pgbench(url: str, script: str, clients: int, transactions: int, *, role: str | None = None,
+            define: dict[str, str] | None = None) -> float:
+    """Transactions per second of `transactions` runs of `script` on each of `clients`
+    connections: the server's side of a loop with no Python client in it (pgbench is C)."""
+    out = _pgbench(url, script, clients, ["-t", str(transactions)], role, define)
+    return float(re.search(r"^tps = ([0-9.]+)", out.stdout, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+def pgbench_intervals(url: str, script: str, clients: int, seconds: int, every: int, *, role: str | None = None,
+                      define: dict[str, str] | None = None) -> list[float]:
+    """Transactions per second in each `every`-second interval of `seconds` of `script` on
+    `clients` connections (pgbench's progress report): how throughput holds up over time."""
+    out = _pgbench(url, script, clients, ["-T", str(seconds), "-P", str(every)], role, define)
+    return [float(m) for m in re.findall(r"^progress: [0-9.]+ s, ([0-9.]+) tps", out.stderr, re.MULTILINE)]
 
 
 def race(url: str, n: int, work: Callable[[psycopg.Connection, int], Any]) -> tuple[float, list[Any]]:
