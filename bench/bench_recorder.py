@@ -30,7 +30,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from harness import Bench, Result, procrastinate_schema, race
+from harness import Bench, Result, race
 
 EXISTING = (1_000, 100_000)
 INSERTS = int(os.environ.get("BENCH_RECORDER_INSERTS", "300"))
@@ -277,14 +277,10 @@ def _procrastinate_worker(conn: psycopg.Connection, i: int) -> list[int]:
 
 def claim_and_finish(bench: Bench) -> list[Result]:
     """Issue 14: claim + finish, one job per call, vs procrastinate 3."""
-    schema = procrastinate_schema()
-    if not (schema and schema.exists()):
-        bench.skip("recorder claim + finish vs procrastinate", "procrastinate")
+    theirs_url = bench.procrastinate_db("bench_recorder_procrastinate", "recorder claim + finish vs procrastinate")
+    if theirs_url is None:
         return []
     url = bench.fresh_db("bench_recorder_finish", systems=["recorder"])
-    theirs_url = bench.fresh_db("bench_recorder_procrastinate", migrate=False)
-    with psycopg.connect(theirs_url, autocommit=True) as conn:
-        conn.execute(schema.read_text())
     results = []
     with psycopg.connect(url, autocommit=True) as admin, psycopg.connect(theirs_url, autocommit=True) as theirs:
         user, rec = _owner(admin)

@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from harness import Bench, Result, pgbench, pgbench_intervals, procrastinate_schema, race
+from harness import Bench, Result, pgbench, pgbench_intervals, race
 
 JOBS = int(os.environ.get("BENCH_JOBS", "3000"))
 WORKERS = (1, 4, 8)
@@ -168,14 +168,8 @@ def _org(conn: psycopg.Connection, slug: str) -> Any:
 
 def queue(bench: Bench) -> list[Result]:
     url = bench.fresh_db("bench_scrapifie_queue", systems=["scrapifie"])
-    schema = procrastinate_schema()
-    theirs_url = None
-    if schema and schema.exists():
-        theirs_url = bench.fresh_db("bench_procrastinate", migrate=False)
-        with psycopg.connect(theirs_url, autocommit=True) as conn:
-            conn.execute(schema.read_text())
-    else:
-        bench.skip("job claim+finish vs procrastinate (the seed's poll is still compared)", "procrastinate")
+    theirs_url = bench.procrastinate_db("bench_procrastinate",
+                                        "job claim+finish vs procrastinate (the seed's poll is still compared)")
     results = []
     with psycopg.connect(url, autocommit=True) as admin:
         org = _org(admin, "bench")
@@ -270,11 +264,9 @@ def _sustained(bench: Bench, url: str, admin: tuple[psycopg.Connection, Any]) ->
     label = (f"sustained claims, {DEPTH_WORKERS} connections (pgbench), {SUSTAIN_SECONDS} s over {DEPTH:,} finished"
              " jobs: the last 10 s vs the first 10 s")
     results = [Result(f"{label}, ours", ours[-1], ours[0], "our first 10 s", "jobs/s", ">= 0.9x (holds up)")]
-    schema = procrastinate_schema()
-    if schema and schema.exists():
-        theirs_url = bench.fresh_db("bench_procrastinate_deep", migrate=False)
+    theirs_url = bench.procrastinate_db("bench_procrastinate_deep", "sustained claims, procrastinate")
+    if theirs_url:
         with psycopg.connect(theirs_url, autocommit=True) as theirs:
-            theirs.execute(schema.read_text())
             theirs.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, priority, status, args)"
                            " SELECT 'default', 'scrape', 1 + g %% 10, 'succeeded',"
                            " jsonb_build_object('url', 'https://old.test/' || g) FROM generate_series(1, %s) g", (DEPTH,))

@@ -98,6 +98,18 @@ class Bench:
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone() is not None
 
+    def procrastinate_db(self, name: str, rows: str) -> str | None:
+        """A fresh database holding procrastinate's schema; None, with `rows` said skipped,
+        when its schema.sql is not to be found (procrastinate_schema)."""
+        schema = procrastinate_schema()
+        if not (schema and schema.exists()):
+            self.skip(rows, "procrastinate")
+            return None
+        url = self.fresh_db(name, migrate=False)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(schema.read_text())
+        return url
+
     def skip(self, rows: str, baseline: str) -> None:
         """Note rows left out for want of a baseline; said now and again under the table."""
         skipped = Skipped(rows, baseline)
