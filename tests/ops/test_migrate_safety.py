@@ -14,6 +14,7 @@ import pytest
 
 import migdirs
 from pg import CLI, ROOT, TestDB, run_cli
+from schema_tool import lockwait
 
 
 def _popen(url: str, *args: str) -> subprocess.Popen[str]:
@@ -141,13 +142,27 @@ def test_a_lock_held_for_a_while_is_waited_for_in_short_attempts(empty_db: TestD
     assert run_cli("--migrations-dir", str(root), "migrate", url=empty_db.url).returncode == 0
     migdirs.add(root, "zeta", "zeta_0001_alter", "ALTER TABLE ops.maintenance_log ADD COLUMN note text;",
                 "ALTER TABLE ops.maintenance_log DROP COLUMN note;", depends="ops_0002_partition_engine")
+    def release_after_a_failed_attempt(holder: psycopg.Connection, stop: threading.Event) -> None:
+        """Lets go once the migration has been seen waiting, and one whole attempt later (a
+        fixed delay would race the CLI's start on a loaded machine)."""
+        with psycopg.connect(empty_db.url, autocommit=True) as watcher:
+            while not stop.is_set() and not watcher.execute(
+                    "SELECT 1 FROM pg_catalog.pg_locks AS l JOIN pg_catalog.pg_stat_activity AS a USING (pid)"
+                    " WHERE NOT l.granted AND l.relation = 'ops.maintenance_log'::regclass"
+                    " AND a.application_name LIKE 'schema-tool migrate%'").fetchone():
+                stop.wait(0.02)
+        stop.wait(lockwait.ATTEMPT + 0.3)  # the attempt seen waiting has failed by then
+        holder.rollback()
+
     with psycopg.connect(empty_db.url) as holder:
         holder.execute("SELECT count(*) FROM ops.maintenance_log")  # AccessShareLock, transaction left open
-        release = threading.Timer(1.5, holder.rollback)
+        stop = threading.Event()
+        release = threading.Thread(target=release_after_a_failed_attempt, args=(holder, stop))
         release.start()
         try:
             result = run_cli("--migrations-dir", str(root), "migrate", "--lock-timeout", "20s", url=empty_db.url)
         finally:
+            stop.set()
             release.join()
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("applying zeta_0001_alter"))
