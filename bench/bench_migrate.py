@@ -48,7 +48,7 @@ def run(bench: Bench) -> list[Result]:
         extensions = [r[0] for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")]
     snapshots = [paths.snapshots_dir() / f"{s}.sql" for s in paths.SYSTEMS
                  if (paths.snapshots_dir() / f"{s}.sql").exists()]
-    psql = str(embedded.find_bindir() / "psql")
+    psql = [str(embedded.find_bindir() / "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1"]
     env = {**os.environ, "PGOPTIONS": "-c check_function_bodies=off"}  # as pg_dump's own header sets it
     files = [arg for f in snapshots for arg in ("-f", str(f))]
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,8 +62,8 @@ def run(bench: Bench) -> list[Result]:
             b = _empty(bench, "bench_migrate_psql", extensions)
             c = _empty(bench, "bench_migrate_end_state", [])
             kinds = [(ours, [CLI, "migrate", "--database-url", a], None),
-                     (theirs, [psql, "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", b, *files], env),
-                     (same, [psql, "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", c, "-f", str(end_state)], None)]
+                     (theirs, [*psql, "-d", b, *files], env),
+                     (same, [*psql, "-d", c, "-f", str(end_state)], None)]
             for samples, cmd, cmd_env in kinds[r % 3:] + kinds[:r % 3]:
                 samples.append(timed(lambda: _run(cmd, cmd_env)))  # noqa: B023 - called at once
     label = f"full migrate of every system ({len(snapshots)} schemas) on an empty database, whole process"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+from contextlib import ExitStack
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,6 @@ GRANT EXECUTE ON FUNCTION narrow.complete_and_claim(uuid, text, integer, text) T
 """
 NARROW_LOOP_SQL = ("SELECT id, attempt FROM narrow.complete_and_claim("
                    "nullif(:id, 'none')::uuid, 'w' || :client_id, nullif(:attempt, 'none')::integer) \\gset\n")
-FIRST_CALL = {"id": "none", "attempt": "none"}
 
 
 def _load(conn: psycopg.Connection, org: Any, jobs: int, narrow: bool) -> None:
@@ -145,7 +145,7 @@ def _once(bench_db: tuple[str, psycopg.Connection, Any], variant: str, n: int, p
     narrow = variant.startswith("narrow")
     _load(admin, org, n * per + n, narrow)
     tps = pgbench(url, NARROW_LOOP_SQL if narrow else queue.OURS_LOOP_SQL, n, per, role="scrapifie_worker",
-                  define=FIRST_CALL)
+                  define=queue.FIRST_CALL)
     if narrow:
         started = admin.execute("SELECT count(*), count(DISTINCT job_id) FROM scrapifie.job_events"
                                 " WHERE event_type = 'job.started'").fetchone()
@@ -160,17 +160,18 @@ def main(rounds: int) -> None:
         theirs_url = bench.procrastinate_db("exp_procrastinate", "the narrow-queue experiment")
         if not theirs_url:
             return
-        dbs = {}
-        for name in ("fk", "nofk"):
-            url = bench.fresh_db(f"exp_{name}", systems=["scrapifie"])
-            admin = psycopg.connect(url, autocommit=True)
-            admin.execute(NARROW_SQL)
-            if name == "nofk":
-                admin.execute("ALTER TABLE scrapifie.job_events DROP CONSTRAINT job_events_job_id_fkey")
-            dbs[name] = (url, admin, queue._org(admin, "bench"))
-        variants = ["wide", "narrow", "wide, no job_events key", "narrow, no job_events key", "procrastinate"]
-        tps: dict[tuple[str, int], list[float]] = defaultdict(list)
-        with psycopg.connect(theirs_url, autocommit=True) as theirs:
+        with ExitStack() as connections:
+            dbs = {}
+            for name in ("fk", "nofk"):
+                url = bench.fresh_db(f"exp_{name}", systems=["scrapifie"])
+                admin = connections.enter_context(psycopg.connect(url, autocommit=True))
+                admin.execute(NARROW_SQL)
+                if name == "nofk":
+                    admin.execute("ALTER TABLE scrapifie.job_events DROP CONSTRAINT job_events_job_id_fkey")
+                dbs[name] = (url, admin, queue._org(admin, "bench"))
+            theirs = connections.enter_context(psycopg.connect(theirs_url, autocommit=True))
+            variants = ["wide", "narrow", "wide, no job_events key", "narrow, no job_events key", "procrastinate"]
+            tps: dict[tuple[str, int], list[float]] = defaultdict(list)
             for r in range(rounds):
                 for n in WORKERS:
                     per = JOBS // n
@@ -186,8 +187,6 @@ def main(rounds: int) -> None:
                           "procrastinate 3 fetch_job_v2 + finish_job_v1", "jobs/s", ">= 1.2x")
                    for n in WORKERS for variant in variants[:-1]]
         print(markdown(results))
-        for _, admin, _ in dbs.values():
-            admin.close()
     finally:
         bench.close()
 
