@@ -17,6 +17,8 @@ import psycopg
 import psycopg.sql
 from psycopg import conninfo
 
+import forkcli
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "schema-tool"
 
@@ -108,8 +110,10 @@ def run_cli(*args: str, url: str | None = None, timeout: float = 120,
     full_env.pop("DATABASE_URL", None)
     if url is not None:
         full_env["DATABASE_URL"] = url
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout,
-                          env=full_env, cwd=str(ROOT))
+    if os.environ.get("SCHEMA_TOOL_TEST_REAL_CLI"):
+        return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout,
+                              env=full_env, cwd=str(ROOT))
+    return forkcli.run([str(CLI), *args], full_env, str(ROOT), timeout)  # the same, without the start-up
 
 
 def concurrently(n: int, url: str, work: Callable[[psycopg.Connection, int], Any],
