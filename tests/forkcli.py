@@ -176,4 +176,6 @@ def _exit_code(args: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # the import path the console script has: its own directory first, not tests/
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.executable))
     _serve(sys.argv[1])
