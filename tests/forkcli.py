@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import traceback
+from typing import IO
 
 # what a command imports on its way; the children find them already loaded
 PRELOAD = ("psycopg", "psycopg.sql", "yoyo", "jinja2", "schema_tool.cli", "schema_tool.commands",
@@ -62,7 +63,7 @@ class Runner:
             except TimeoutError:
                 os.kill(pid, signal.SIGKILL)
                 raise subprocess.TimeoutExpired(argv, timeout, _read(out), _read(err)) from None
-            if not reply:  # the child died without reporting: killed by a signal
+            if not reply:  # the child died without reporting: killed by a signal (which one is not known here)
                 code = -signal.SIGKILL
             else:
                 code = int(reply)
@@ -76,7 +77,7 @@ class Runner:
         os.rmdir(self._dir)
 
 
-def _read(file) -> str:  # type: ignore[no-untyped-def]
+def _read(file: IO[bytes]) -> str:
     file.seek(0)
     return file.read().decode("utf-8", errors="replace")
 

@@ -103,16 +103,27 @@ class TestDB:
         self._open.clear()
 
 
-def run_cli(*args: str, url: str | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli_env(url: str | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI run: the tests' own, `env` on top, DATABASE_URL only when given."""
     # no local cluster of `schema-tool up` unless a test names one: a developer's own must not be used
     full_env = {**os.environ, "SCHEMA_TOOL_STATE_DIR": str(ROOT / ".schema-tool" / "tests-none"), **(env or {})}
     full_env.pop("DATABASE_URL", None)
     if url is not None:
         full_env["DATABASE_URL"] = url
+    return full_env
+
+
+def run_script(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The console script itself, in a new interpreter."""
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=str(ROOT))
+
+
+def run_cli(*args: str, url: str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = cli_env(url, env)
     if os.environ.get("SCHEMA_TOOL_TEST_REAL_CLI"):
-        return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout,
-                              env=full_env, cwd=str(ROOT))
+        return run_script(*args, env=full_env, timeout=timeout)
     return forkcli.run([str(CLI), *args], full_env, str(ROOT), timeout)  # the same, without the start-up
 
 

@@ -5,7 +5,6 @@ interpreter reports them."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -13,13 +12,7 @@ import subprocess
 import pytest
 
 import forkcli
-from pg import CLI, ROOT, TestDB
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["SCHEMA_TOOL_STATE_DIR"] = str(ROOT / ".schema-tool" / "tests-none")
-    return {**env, **extra}
+from pg import CLI, ROOT, TestDB, cli_env, run_script
 
 
 def _untimed(text: str) -> str:
@@ -28,7 +21,7 @@ def _untimed(text: str) -> str:
 
 
 def _both(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    real = subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120)
+    real = run_script(*args, env=env)
     forked = forkcli.run([str(CLI), *args], env, str(ROOT), 120)
     return real, forked
 
@@ -45,21 +38,21 @@ def _both(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedPro
     ["maintain", "--dry-run", "--reference-date", "2031-01-15"],
 ])
 def test_a_forked_run_prints_and_exits_as_the_script_does(args: list[str], db: TestDB) -> None:
-    real, forked = _both(args, _env(DATABASE_URL=db.url))
+    real, forked = _both(args, cli_env(db.url))
     assert forked.returncode == real.returncode
     assert _untimed(forked.stdout) == _untimed(real.stdout) and _untimed(forked.stderr) == _untimed(real.stderr)
 
 
 def test_an_unreachable_server_is_reported_the_same() -> None:
-    real, forked = _both(["status"], _env(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere"))
+    real, forked = _both(["status"], cli_env("postgresql://postgres@127.0.0.1:1/nowhere"))
     assert real.returncode == forked.returncode == 1
     assert forked.stderr == real.stderr and forked.stdout == real.stdout == ""
 
 
 def test_each_run_has_only_its_own_environment(db: TestDB) -> None:
-    first = forkcli.run([str(CLI), "status"], _env(DATABASE_URL=db.url), str(ROOT), 120)
+    first = forkcli.run([str(CLI), "status"], cli_env(db.url), str(ROOT), 120)
     assert first.returncode == 0, first.stderr
-    second = forkcli.run([str(CLI), "status"], _env(), str(ROOT), 120)
+    second = forkcli.run([str(CLI), "status"], cli_env(), str(ROOT), 120)
     assert second.returncode == 2 and "no database given" in second.stderr
 
 
@@ -85,4 +78,4 @@ def test_a_run_past_its_timeout_is_killed() -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:
         url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/nowhere"
         with pytest.raises(subprocess.TimeoutExpired):
-            forkcli.run([str(CLI), "status"], _env(DATABASE_URL=url), str(ROOT), 1.5)
+            forkcli.run([str(CLI), "status"], cli_env(url), str(ROOT), 1.5)
